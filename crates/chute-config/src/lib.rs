@@ -1,0 +1,279 @@
+//! chute's configuration: the typed settings, their documented defaults, and the layering
+//! defaults < TOML file (`--config` / `CHUTE_CONFIG`) < environment (`CHUTE_*`) < flags.
+//!
+//! Every key has a default, so an empty file is a valid configuration. Unknown keys are
+//! errors that name the key (and the file or variable it came from). Secrets (passwords,
+//! tokens, keys) are masked whenever the configuration is printed.
+
+mod layers;
+pub mod units;
+
+pub use layers::{ConfigError, Override, load};
+pub use units::{ByteSize, Duration};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration. Field docs are the reference documentation (`docs/configuration.md`
+/// is generated from the same defaults by `chute config defaults`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where chute keeps its state: the spool and, for the embedded store, the engine's data.
+    pub data_dir: String,
+    pub server: ServerConfig,
+    pub otlp: OtlpConfig,
+    pub store: StoreConfig,
+    pub batch: BatchConfig,
+    pub spool: SpoolConfig,
+    pub delivery: DeliveryConfig,
+    pub limits: LimitsConfig,
+    pub k6: K6Config,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: "./chute-data".into(),
+            server: ServerConfig::default(),
+            otlp: OtlpConfig::default(),
+            store: StoreConfig::default(),
+            batch: BatchConfig::default(),
+            spool: SpoolConfig::default(),
+            delivery: DeliveryConfig::default(),
+            limits: LimitsConfig::default(),
+            k6: K6Config::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// The main HTTP listener: InfluxDB v1/v2 write API, k6 import, Prometheus remote write, the
+/// REST API, health and metrics.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the main HTTP listener. 8086 is InfluxDB's port, so k6's
+    /// `--out influxdb=http://localhost:8086/k6` works unchanged.
+    pub listen: String,
+    /// How long a SIGTERM/SIGINT waits for buffered data to be delivered before exiting (what
+    /// is left stays in the spool for the next start).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { listen: "127.0.0.1:8086".into(), shutdown_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// OpenTelemetry OTLP receivers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpConfig {
+    pub enabled: bool,
+    /// OTLP/gRPC listener (the OTLP default port is 4317).
+    pub grpc_listen: String,
+    /// OTLP/HTTP listener (the OTLP default port is 4318).
+    pub http_listen: String,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig { enabled: true, grpc_listen: "127.0.0.1:4317".into(), http_listen: "127.0.0.1:4318".into() }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreTarget {
+    /// The ClickHouse engine embedded in the process (chDB).
+    Embedded,
+    /// A ClickHouse server or cluster over HTTP(S).
+    Clickhouse,
+    /// Accept and discard batches (to measure the receive path alone).
+    Null,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub target: StoreTarget,
+    pub embedded: EmbeddedConfig,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { target: StoreTarget::Embedded, embedded: EmbeddedConfig::default() }
+    }
+}
+
+/// The embedded engine. Empty paths mean "find it": see `docs/configuration.md`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedConfig {
+    /// Path of chDB's `_chdb.abi3.so`. Empty: `$VIRTUAL_ENV`, then `.venv` beside the binary's
+    /// project or the working directory.
+    pub chdb_library: String,
+    /// Path of a libpython3 shared library (the engine's Python stubs need one loaded).
+    /// Empty: the first `libpython3.*.so.1.0` in the system library directories.
+    pub libpython: String,
+    /// The engine's data directory. Empty: `<data_dir>/clickhouse`.
+    pub path: String,
+}
+
+/// Limits of one insert. A batch is flushed when any limit is reached. ClickHouse wants
+/// few, large inserts: each insert makes a part, and too many parts stops inserts.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    pub max_rows: u64,
+    pub max_bytes: ByteSize,
+    pub max_age: Duration,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { max_rows: 200_000, max_bytes: ByteSize::mib(64), max_age: Duration::from_secs(1) }
+    }
+}
+
+/// The write-ahead spool between receivers and the store.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// With the spool off, a client is answered only once its rows are in the store.
+    pub enabled: bool,
+    /// Empty: `<data_dir>/spool`.
+    pub dir: String,
+    /// Group commit: appends are fsynced together at most this long after they arrive.
+    pub fsync_interval: Duration,
+    /// When the spool holds this much, receivers answer 429 / RESOURCE_EXHAUSTED.
+    pub max_bytes: ByteSize,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            enabled: true,
+            dir: String::new(),
+            fsync_interval: Duration::from_millis(5),
+            max_bytes: ByteSize::gib(8),
+        }
+    }
+}
+
+/// Delivery from the spool to the store: retries and the circuit breaker.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// First retry waits up to this long (full jitter).
+    pub retry_base: Duration,
+    /// No retry waits longer than this.
+    pub retry_cap: Duration,
+    /// Consecutive failures that open the breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker waits before a half-open probe.
+    pub breaker_open_for: Duration,
+    /// Size of the insert deduplication window set on every table.
+    pub dedup_window: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            retry_base: Duration::from_millis(100),
+            retry_cap: Duration::from_secs(30),
+            breaker_failures: 5,
+            breaker_open_for: Duration::from_secs(5),
+            dedup_window: 1000,
+        }
+    }
+}
+
+/// Limits on what a client can send and on memory.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body accepted, after decompression (413 above it).
+    pub max_body_bytes: ByteSize,
+    /// Memory for data received but not yet in the spool (or the store, spool off). Above it,
+    /// receivers answer 429 / RESOURCE_EXHAUSTED with Retry-After.
+    pub max_unflushed_bytes: ByteSize,
+    /// Instead of answering 429 when full, accept and drop the newest data (counted, logged).
+    pub drop_newest_when_full: bool,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: ByteSize::mib(64),
+            max_unflushed_bytes: ByteSize::mib(512),
+            drop_newest_when_full: false,
+        }
+    }
+}
+
+/// k6 ingest rules.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct K6Config {
+    /// Without a `testid` tag, a source's samples start a new run after this much silence.
+    pub run_gap: Duration,
+    /// InfluxDB databases whose writes are k6 samples even when the User-Agent is not k6.
+    pub influx_databases: Vec<String>,
+}
+
+impl Default for K6Config {
+    fn default() -> Self {
+        K6Config { run_gap: Duration::from_secs(30), influx_databases: vec!["k6".into()] }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info` or `chute_pipeline=debug,info`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: LogFormat::Text }
+    }
+}
+
+impl Config {
+    /// The spool directory after defaults are applied.
+    pub fn spool_dir(&self) -> std::path::PathBuf {
+        if self.spool.dir.is_empty() {
+            std::path::Path::new(&self.data_dir).join("spool")
+        } else {
+            self.spool.dir.clone().into()
+        }
+    }
+
+    /// The embedded engine's data directory after defaults are applied.
+    pub fn engine_dir(&self) -> std::path::PathBuf {
+        if self.store.embedded.path.is_empty() {
+            std::path::Path::new(&self.data_dir).join("clickhouse")
+        } else {
+            self.store.embedded.path.clone().into()
+        }
+    }
+
+    /// The configuration as TOML with every secret replaced by `"***"`.
+    pub fn to_masked_toml(&self) -> String {
+        let mut value = toml::Value::try_from(self).expect("config serializes");
+        layers::mask_secrets(&mut value);
+        toml::to_string_pretty(&value).expect("config prints")
+    }
+}

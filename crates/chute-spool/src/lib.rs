@@ -1,0 +1,513 @@
+//! The write-ahead spool: durable, append-only storage for batches between their arrival and
+//! their delivery to the store. A client is acknowledged once its batch is in a synced segment.
+//!
+//! # On-disk format
+//!
+//! ```text
+//! <dir>/LOCK                      flock'ed by the one process that owns the spool
+//! <dir>/ID                        this spool's random id (part of every dedup token)
+//! <dir>/<table>/<seq>.open        the segment being appended to (at most one per table)
+//! <dir>/<table>/<seq>.seg         sealed segments: immutable, waiting for delivery
+//! <dir>/<table>/<seq>.corrupt     a sealed segment that failed its checksums (kept, not sent)
+//! <dir>/<table>/plan              the delivery in progress (see below)
+//! ```
+//!
+//! `<seq>` is a 16-digit hex number, increasing per table. A segment file is a header
+//! (`CHUTESEG`, format version u32 LE, table name length u16 LE, table name, CRC32C u32 LE of the
+//! preceding header bytes) followed by records:
+//!
+//! ```text
+//! len u32 LE | crc32c u32 LE of (kind, payload) | kind u8 | payload (len bytes)
+//! kind 1, a batch: source length u16 LE | source | row count u32 LE | Arrow IPC stream (schema + one batch)
+//! ```
+//!
+//! # Writing: group commit
+//!
+//! One writer thread owns the open segments. It takes every append waiting in its queue, writes
+//! them, `fdatasync`s each file it touched (and the directory when a file was created), and only
+//! then answers each append. Appends that arrive during a sync join the next group, so a busy
+//! spool syncs about once per `fsync_interval` and an idle one answers as soon as the sync ends.
+//!
+//! A segment is sealed (renamed `.open` → `.seg`, directory synced) when it holds `seal_rows`
+//! rows or `seal_bytes` bytes, or `seal_age` after its first record: a sealed segment is one
+//! batch for the store.
+//!
+//! # Recovery rules (at open)
+//!
+//! - An `.open` segment is read record by record; the first record that is incomplete or fails
+//!   its checksum ends it, and the file is truncated there (the torn tail of a write that was
+//!   never acknowledged, because acknowledgement follows the sync). What remains is sealed.
+//! - A sealed segment is trusted by its size; its checksums are verified when it is read for
+//!   delivery. One that fails is renamed `.corrupt`, logged, and left for a person.
+//! - Nothing is deleted except by [`Spool::remove_segments`] after the store confirmed the rows.
+//!
+//! # Delivery plans
+//!
+//! Delivery may merge several sealed segments into one insert. Before inserting, it records the
+//! plan (first and last segment) in `plan`, synced. After a crash the same plan is replayed, so
+//! the insert is rebuilt from exactly the same rows under exactly the same dedup tokens.
+
+mod format;
+mod writer;
+
+pub use format::{SegmentReader, SpoolRecord};
+
+use arrow_array::RecordBatch;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum SpoolError {
+    #[error("spool is full ({used} of {limit} bytes in use)")]
+    Full { used: u64, limit: u64 },
+    #[error("spool i/o error: {0}")]
+    Io(String),
+    #[error("spool is closed")]
+    Closed,
+    #[error("spool segment {path} is corrupt: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("{0}")]
+    Locked(String),
+    #[error("invalid table name {0:?} (letters, digits and _ only)")]
+    BadTable(String),
+    #[error("cannot encode batch: {0}")]
+    Encode(String),
+}
+
+impl From<std::io::Error> for SpoolError {
+    fn from(e: std::io::Error) -> Self {
+        SpoolError::Io(e.to_string())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SpoolOptions {
+    pub dir: PathBuf,
+    /// Syncs happen at most this often under load.
+    pub fsync_interval: Duration,
+    /// Appends are refused (`Full`) above this many bytes on disk.
+    pub max_bytes: u64,
+    pub seal_rows: u64,
+    pub seal_bytes: u64,
+    pub seal_age: Duration,
+}
+
+/// A sealed segment waiting for delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentMeta {
+    pub table: String,
+    pub seq: u64,
+    pub rows: u64,
+    pub bytes: u64,
+    /// When its first record was written (file time for segments found at startup).
+    pub created: SystemTime,
+}
+
+/// The delivery in progress for one table: segments `first..=last`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub first: u64,
+    pub last: u64,
+}
+
+/// What the spool holds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SpoolStats {
+    pub bytes: u64,
+    pub segments: u64,
+    pub rows: u64,
+    pub oldest_unsent_age_seconds: f64,
+}
+
+/// What recovery found at open.
+#[derive(Clone, Debug, Default)]
+pub struct Recovery {
+    /// Open segments that were sealed after a restart.
+    pub resealed: u64,
+    /// Bytes cut from torn tails.
+    pub truncated_bytes: u64,
+    /// Sealed segments waiting for delivery, per table.
+    pub pending: BTreeMap<String, u64>,
+}
+
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub id: String,
+    pub opts: SpoolOptions,
+    /// Bytes of every segment on disk (open and sealed).
+    pub bytes: AtomicU64,
+    pub sealed: Mutex<BTreeMap<String, BTreeMap<u64, SegmentMeta>>>,
+    /// Wakes delivery when a segment is sealed.
+    pub notify: tokio::sync::Notify,
+    pub sealed_rx_waiters: Mutex<Vec<std::sync::mpsc::Sender<(String, u64)>>>,
+}
+
+/// The spool. Cheap to clone; the writer thread stops when [`Spool::close`] is called.
+#[derive(Clone)]
+pub struct Spool {
+    shared: Arc<Shared>,
+    writer: Arc<writer::WriterHandle>,
+    _lock: Arc<File>,
+}
+
+/// Resolves when an append is durable (or failed).
+pub type AppendTicket = tokio::sync::oneshot::Receiver<Result<(), SpoolError>>;
+
+pub fn valid_table(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 200 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+pub(crate) fn seg_name(seq: u64, ext: &str) -> String {
+    format!("{seq:016x}.{ext}")
+}
+
+fn parse_seg_name(name: &str) -> Option<(u64, &str)> {
+    let (stem, ext) = name.split_once('.')?;
+    if stem.len() != 16 {
+        return None;
+    }
+    Some((u64::from_str_radix(stem, 16).ok()?, ext))
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Spool {
+    /// Opens (creating if needed) the spool in `opts.dir`, recovers what a previous process left,
+    /// and starts the writer thread.
+    pub fn open(opts: SpoolOptions) -> Result<(Spool, Recovery), SpoolError> {
+        std::fs::create_dir_all(&opts.dir)?;
+        let lock = lock(&opts.dir)?;
+        let id = read_or_create_id(&opts.dir)?;
+        let mut recovery = Recovery::default();
+        let mut sealed: BTreeMap<String, BTreeMap<u64, SegmentMeta>> = BTreeMap::new();
+        let mut next_seq: HashMap<String, u64> = HashMap::new();
+        let mut bytes = 0u64;
+        for entry in std::fs::read_dir(&opts.dir)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let table = entry.file_name().to_string_lossy().into_owned();
+            if !valid_table(&table) {
+                continue;
+            }
+            let tdir = entry.path();
+            let mut max_seq = 0u64;
+            let mut names: Vec<(u64, String, PathBuf)> = Vec::new();
+            for f in std::fs::read_dir(&tdir)? {
+                let f = f?;
+                let name = f.file_name().to_string_lossy().into_owned();
+                if let Some((seq, ext)) = parse_seg_name(&name) {
+                    max_seq = max_seq.max(seq);
+                    names.push((seq, ext.to_string(), f.path()));
+                }
+            }
+            names.sort();
+            for (seq, ext, path) in names {
+                match ext.as_str() {
+                    "open" => {
+                        let (rows, good_len, cut) = format::recover_open(&path)?;
+                        recovery.truncated_bytes += cut;
+                        if rows == 0 {
+                            std::fs::remove_file(&path)?;
+                            continue;
+                        }
+                        let sealed_path = tdir.join(seg_name(seq, "seg"));
+                        std::fs::rename(&path, &sealed_path)?;
+                        recovery.resealed += 1;
+                        let created = file_time(&sealed_path);
+                        bytes += good_len;
+                        sealed
+                            .entry(table.clone())
+                            .or_default()
+                            .insert(seq, SegmentMeta { table: table.clone(), seq, rows, bytes: good_len, created });
+                    }
+                    "seg" => {
+                        let (rows, len) = format::scan_sealed(&path)?;
+                        bytes += len;
+                        sealed.entry(table.clone()).or_default().insert(
+                            seq,
+                            SegmentMeta { table: table.clone(), seq, rows, bytes: len, created: file_time(&path) },
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            sync_dir(&tdir)?;
+            next_seq.insert(table.clone(), max_seq + 1);
+        }
+        for (t, segs) in &sealed {
+            recovery.pending.insert(t.clone(), segs.len() as u64);
+        }
+        let shared = Arc::new(Shared {
+            dir: opts.dir.clone(),
+            id,
+            opts: opts.clone(),
+            bytes: AtomicU64::new(bytes),
+            sealed: Mutex::new(sealed),
+            notify: tokio::sync::Notify::new(),
+            sealed_rx_waiters: Mutex::new(Vec::new()),
+        });
+        let writer = writer::start(shared.clone(), next_seq)?;
+        if recovery.resealed > 0 || recovery.truncated_bytes > 0 {
+            tracing::warn!(
+                resealed = recovery.resealed,
+                truncated_bytes = recovery.truncated_bytes,
+                "spool recovered segments left open by a previous process"
+            );
+        }
+        Ok((Spool { shared, writer: Arc::new(writer), _lock: Arc::new(lock) }, recovery))
+    }
+
+    /// This spool's id: stable for the life of the directory, unique across spools.
+    pub fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    pub fn options(&self) -> &SpoolOptions {
+        &self.shared.opts
+    }
+
+    /// Queues `batch` for `table`. The ticket resolves once the batch is synced to disk.
+    /// Refused at once with [`SpoolError::Full`] when the spool is at its size limit.
+    pub fn append(&self, table: &str, source: &str, batch: RecordBatch) -> Result<AppendTicket, SpoolError> {
+        if !valid_table(table) {
+            return Err(SpoolError::BadTable(table.into()));
+        }
+        let used = self.shared.bytes.load(Ordering::Relaxed);
+        if used >= self.shared.opts.max_bytes {
+            return Err(SpoolError::Full { used, limit: self.shared.opts.max_bytes });
+        }
+        self.writer.append(table, source, batch)
+    }
+
+    /// Seals every open segment now (for shutdown, and for tests). Returns once done.
+    pub fn seal_all(&self) -> Result<(), SpoolError> {
+        self.writer.seal_all()
+    }
+
+    /// Sealed segments of `table`, oldest first.
+    pub fn sealed(&self, table: &str) -> Vec<SegmentMeta> {
+        let s = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
+        s.get(table).map(|m| m.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Tables that have sealed segments waiting.
+    pub fn tables_with_pending(&self) -> Vec<String> {
+        let s = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
+        s.iter().filter(|(_, m)| !m.is_empty()).map(|(t, _)| t.clone()).collect()
+    }
+
+    /// Resolves when a segment is sealed (or immediately if one was sealed since the last call).
+    pub async fn sealed_notified(&self) {
+        self.shared.notify.notified().await
+    }
+
+    /// A channel that receives `(table, seq)` for every segment sealed from now on.
+    pub fn subscribe(&self) -> std::sync::mpsc::Receiver<(String, u64)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.shared.sealed_rx_waiters.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
+        rx
+    }
+
+    fn table_dir(&self, table: &str) -> PathBuf {
+        self.shared.dir.join(table)
+    }
+
+    /// Reads every record of a sealed segment, verifying checksums. A segment that fails is
+    /// renamed `.corrupt` and forgotten (logged loudly): its rows cannot be trusted.
+    pub fn read_segment(&self, table: &str, seq: u64) -> Result<Vec<SpoolRecord>, SpoolError> {
+        let path = self.table_dir(table).join(seg_name(seq, "seg"));
+        match format::read_all(&path) {
+            Ok(records) => Ok(records),
+            Err(e @ SpoolError::Corrupt { .. }) => {
+                tracing::error!(table, seq, error = %e, "spool segment failed its checksums; moved aside");
+                let _ = std::fs::rename(&path, self.table_dir(table).join(seg_name(seq, "corrupt")));
+                self.forget(table, &[seq]);
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn forget(&self, table: &str, seqs: &[u64]) {
+        let mut s = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = s.get_mut(table) {
+            for seq in seqs {
+                if let Some(meta) = m.remove(seq) {
+                    self.shared
+                        .bytes
+                        .fetch_sub(meta.bytes.min(self.shared.bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Deletes sealed segments whose rows the store has confirmed.
+    pub fn remove_segments(&self, table: &str, seqs: &[u64]) -> Result<(), SpoolError> {
+        let dir = self.table_dir(table);
+        for seq in seqs {
+            match std::fs::remove_file(dir.join(seg_name(*seq, "seg"))) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        sync_dir(&dir)?;
+        self.forget(table, seqs);
+        Ok(())
+    }
+
+    /// Records the delivery plan for `table` durably before the insert it describes.
+    pub fn write_plan(&self, table: &str, plan: Plan) -> Result<(), SpoolError> {
+        let dir = self.table_dir(table);
+        let tmp = dir.join("plan.tmp");
+        let mut f = File::create(&tmp)?;
+        writeln!(f, "{:016x} {:016x}", plan.first, plan.last)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, dir.join("plan"))?;
+        sync_dir(&dir)?;
+        Ok(())
+    }
+
+    /// The plan left by an interrupted delivery, if any.
+    pub fn read_plan(&self, table: &str) -> Result<Option<Plan>, SpoolError> {
+        match std::fs::read_to_string(self.table_dir(table).join("plan")) {
+            Ok(s) => {
+                let mut it = s.split_whitespace().map(|x| u64::from_str_radix(x, 16));
+                match (it.next(), it.next()) {
+                    (Some(Ok(first)), Some(Ok(last))) if first <= last => Ok(Some(Plan { first, last })),
+                    _ => {
+                        tracing::warn!(table, "unreadable delivery plan ignored");
+                        Ok(None)
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn clear_plan(&self, table: &str) -> Result<(), SpoolError> {
+        let dir = self.table_dir(table);
+        match std::fs::remove_file(dir.join("plan")) {
+            Ok(()) => sync_dir(&dir).map_err(Into::into),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn stats(&self) -> SpoolStats {
+        let s = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
+        let now = SystemTime::now();
+        let mut st = SpoolStats { bytes: self.shared.bytes.load(Ordering::Relaxed), ..Default::default() };
+        let mut oldest: Option<SystemTime> = None;
+        for m in s.values() {
+            for seg in m.values() {
+                st.segments += 1;
+                st.rows += seg.rows;
+                oldest = Some(oldest.map_or(seg.created, |o| o.min(seg.created)));
+            }
+        }
+        if let Some(o) = self.writer.oldest_open() {
+            oldest = Some(oldest.map_or(o, |x| x.min(o)));
+        }
+        st.oldest_unsent_age_seconds = oldest.and_then(|o| now.duration_since(o).ok()).map_or(0.0, |d| d.as_secs_f64());
+        st
+    }
+
+    /// Stops the writer after sealing open segments. Appends after this fail with `Closed`.
+    pub fn close(&self) -> Result<(), SpoolError> {
+        self.writer.close()
+    }
+}
+
+fn file_time(p: &Path) -> SystemTime {
+    std::fs::metadata(p).and_then(|m| m.modified()).unwrap_or_else(|_| SystemTime::now())
+}
+
+fn lock(dir: &Path) -> Result<File, SpoolError> {
+    let path = dir.join("LOCK");
+    let mut f = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path)?;
+    // SAFETY: flock on an open file descriptor.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        return Err(SpoolError::Locked(format!(
+            "spool {} is in use by another chute process{}",
+            dir.display(),
+            if holder.trim().is_empty() { String::new() } else { format!(" (pid {})", holder.trim()) }
+        )));
+    }
+    f.set_len(0)?;
+    write!(f, "{}", std::process::id())?;
+    Ok(f)
+}
+
+fn read_or_create_id(dir: &Path) -> Result<String, SpoolError> {
+    let path = dir.join("ID");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim().to_string();
+        if s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(s);
+        }
+    }
+    let id = format!("{:016x}", rand::random::<u64>());
+    let tmp = dir.join("ID.tmp");
+    let mut f = File::create(&tmp)?;
+    f.write_all(id.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    sync_dir(dir)?;
+    Ok(id)
+}
+
+/// A read-only look at a spool directory (for `chute spool inspect`), safe while a server runs.
+pub fn inspect(dir: &Path) -> Result<Vec<InspectedTable>, SpoolError> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(out) };
+    let mut tables: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    tables.sort();
+    for tdir in tables {
+        let table = tdir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut t = InspectedTable { table, ..Default::default() };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&tdir)?.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for f in files {
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if name == "plan" {
+                t.plan = std::fs::read_to_string(&f).ok().map(|s| s.trim().to_string());
+                continue;
+            }
+            let Some((seq, ext)) = parse_seg_name(&name) else { continue };
+            let (rows, bytes) = format::scan_sealed(&f).unwrap_or((0, 0));
+            t.segments.push(InspectedSegment { seq, state: ext.to_string(), rows, bytes, modified: file_time(&f) });
+        }
+        out.push(t);
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct InspectedTable {
+    pub table: String,
+    pub segments: Vec<InspectedSegment>,
+    pub plan: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct InspectedSegment {
+    pub seq: u64,
+    /// `open`, `seg` (sealed) or `corrupt`.
+    pub state: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub modified: SystemTime,
+}

@@ -1,0 +1,371 @@
+//! The writer thread: appends records to open segments, syncs them in groups, answers appends
+//! after their sync, and seals segments that reached a batch limit or their age.
+
+use crate::format::{encode_batch, header};
+use crate::{AppendTicket, SegmentMeta, Shared, SpoolError, seg_name, sync_dir};
+use arrow_array::RecordBatch;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Instant, SystemTime};
+
+/// A group is written early once it holds this many bytes, whatever the interval says.
+const GROUP_BYTES: usize = 16 << 20;
+
+type Reply = tokio::sync::oneshot::Sender<Result<(), SpoolError>>;
+
+enum Cmd {
+    Append { table: String, bytes: Vec<u8>, rows: u32, reply: Reply },
+    SealAll(Sender<Result<(), SpoolError>>),
+    Close(Sender<Result<(), SpoolError>>),
+}
+
+pub(crate) struct WriterHandle {
+    tx: Mutex<Option<Sender<Cmd>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// First-record time of each open segment (for the "oldest unsent" figure).
+    open_since: Arc<Mutex<BTreeMap<String, SystemTime>>>,
+}
+
+impl WriterHandle {
+    pub fn append(&self, table: &str, source: &str, batch: RecordBatch) -> Result<AppendTicket, SpoolError> {
+        // Encoding happens on the caller's thread, so it runs in parallel across requests; the
+        // writer thread only writes and syncs.
+        let mut bytes = Vec::with_capacity(batch.get_array_memory_size() / 2 + 256);
+        let rows = encode_batch(&mut bytes, source, &batch)?;
+        let (reply, ticket) = tokio::sync::oneshot::channel();
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = tx.as_ref().ok_or(SpoolError::Closed)?;
+        tx.send(Cmd::Append { table: table.to_string(), bytes, rows, reply }).map_err(|_| SpoolError::Closed)?;
+        Ok(ticket)
+    }
+
+    fn call(&self, make: impl FnOnce(Sender<Result<(), SpoolError>>) -> Cmd) -> Result<(), SpoolError> {
+        let (tx, rx) = channel();
+        {
+            let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(sender) = guard.as_ref() else { return Ok(()) };
+            sender.send(make(tx)).map_err(|_| SpoolError::Closed)?;
+        }
+        rx.recv().map_err(|_| SpoolError::Closed)?
+    }
+
+    pub fn seal_all(&self) -> Result<(), SpoolError> {
+        self.call(Cmd::SealAll)
+    }
+
+    pub fn close(&self) -> Result<(), SpoolError> {
+        let r = self.call(Cmd::Close);
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = t.join();
+        }
+        r
+    }
+
+    pub fn oldest_open(&self) -> Option<SystemTime> {
+        self.open_since.lock().unwrap_or_else(|p| p.into_inner()).values().min().copied()
+    }
+}
+
+impl Drop for WriterHandle {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+struct OpenSeg {
+    file: File,
+    path: PathBuf,
+    seq: u64,
+    rows: u64,
+    /// Bytes written (header included).
+    len: u64,
+    /// Bytes known to be on disk.
+    synced_len: u64,
+    opened: Instant,
+    opened_wall: SystemTime,
+    /// The file was created since the last sync (its directory entry needs a sync too).
+    created: bool,
+}
+
+struct Writer {
+    shared: Arc<Shared>,
+    open: HashMap<String, OpenSeg>,
+    next_seq: HashMap<String, u64>,
+    open_since: Arc<Mutex<BTreeMap<String, SystemTime>>>,
+    last_sync: Instant,
+}
+
+pub(crate) fn start(shared: Arc<Shared>, next_seq: HashMap<String, u64>) -> Result<WriterHandle, SpoolError> {
+    let (tx, rx) = channel();
+    let open_since = Arc::new(Mutex::new(BTreeMap::new()));
+    let mut w =
+        Writer { shared, open: HashMap::new(), next_seq, open_since: open_since.clone(), last_sync: Instant::now() };
+    let thread = std::thread::Builder::new()
+        .name("chute-spool-writer".into())
+        .spawn(move || w.run(rx))
+        .map_err(|e| SpoolError::Io(format!("cannot start spool writer: {e}")))?;
+    Ok(WriterHandle { tx: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)), open_since })
+}
+
+struct Pending {
+    table: String,
+    bytes: Vec<u8>,
+    rows: u32,
+    reply: Reply,
+}
+
+impl Writer {
+    fn run(&mut self, rx: Receiver<Cmd>) {
+        loop {
+            let cmd = match self.next_seal_deadline() {
+                Some(deadline) => match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(c) => Some(c),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        let _ = self.seal_matching(|_| true);
+                        return;
+                    }
+                },
+                None => match rx.recv() {
+                    Ok(c) => Some(c),
+                    Err(_) => return,
+                },
+            };
+            let mut group: Vec<Pending> = Vec::new();
+            let mut control: Option<Cmd> = None;
+            if let Some(c) = cmd {
+                match c {
+                    Cmd::Append { table, bytes, rows, reply } => group.push(Pending { table, bytes, rows, reply }),
+                    other => control = Some(other),
+                }
+            }
+            if !group.is_empty() {
+                control = self.gather(&rx, &mut group);
+                self.commit(group);
+            }
+            let opts = self.shared.opts.clone();
+            let _ = self.seal_matching(|s| should_seal(&opts, s));
+            match control {
+                Some(Cmd::SealAll(done)) => {
+                    let _ = done.send(self.seal_matching(|_| true));
+                }
+                Some(Cmd::Close(done)) => {
+                    let _ = done.send(self.seal_matching(|_| true));
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Collects more appends into the group: everything queued now, and, if the last sync was
+    /// less than `fsync_interval` ago, whatever arrives until then. Stops at a control command.
+    fn gather(&mut self, rx: &Receiver<Cmd>, group: &mut Vec<Pending>) -> Option<Cmd> {
+        let interval = self.shared.opts.fsync_interval;
+        let until = self.last_sync + interval;
+        let mut size: usize = group.iter().map(|p| p.bytes.len()).sum();
+        loop {
+            if size >= GROUP_BYTES {
+                return None;
+            }
+            let next = match rx.try_recv() {
+                Ok(c) => Some(c),
+                Err(_) => {
+                    let now = Instant::now();
+                    if now >= until {
+                        return None;
+                    }
+                    match rx.recv_timeout(until - now) {
+                        Ok(c) => Some(c),
+                        Err(_) => return None,
+                    }
+                }
+            };
+            match next {
+                Some(Cmd::Append { table, bytes, rows, reply }) => {
+                    size += bytes.len();
+                    group.push(Pending { table, bytes, rows, reply });
+                }
+                Some(other) => return Some(other),
+                None => return None,
+            }
+        }
+    }
+
+    fn commit(&mut self, group: Vec<Pending>) {
+        let mut ok: Vec<Reply> = Vec::with_capacity(group.len());
+        let mut failed_tables: Vec<String> = Vec::new();
+        for p in group {
+            match self.write_one(&p.table, &p.bytes, p.rows) {
+                Ok(()) => ok.push(p.reply),
+                Err(e) => {
+                    tracing::error!(table = %p.table, error = %e, "spool append failed");
+                    let _ = p.reply.send(Err(e));
+                    failed_tables.push(p.table);
+                }
+            }
+        }
+        let sync = self.sync_dirty();
+        self.last_sync = Instant::now();
+        match sync {
+            Ok(()) => {
+                for r in ok {
+                    let _ = r.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "spool sync failed; appends in this group are refused");
+                for r in ok {
+                    let _ = r.send(Err(e.clone()));
+                }
+                self.rollback_unsynced();
+            }
+        }
+        for t in failed_tables {
+            self.rollback_table(&t);
+        }
+    }
+
+    fn write_one(&mut self, table: &str, bytes: &[u8], rows: u32) -> Result<(), SpoolError> {
+        if !self.open.contains_key(table) {
+            let seg = self.create_segment(table)?;
+            self.open.insert(table.to_string(), seg);
+        }
+        let seg = self.open.get_mut(table).ok_or(SpoolError::Closed)?;
+        seg.file.write_all(bytes)?;
+        seg.len += bytes.len() as u64;
+        seg.rows += rows as u64;
+        Ok(())
+    }
+
+    fn create_segment(&mut self, table: &str) -> Result<OpenSeg, SpoolError> {
+        let dir = self.shared.dir.join(table);
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir)?;
+            sync_dir(&self.shared.dir)?;
+        }
+        let seq = *self.next_seq.get(table).unwrap_or(&1);
+        self.next_seq.insert(table.to_string(), seq + 1);
+        let path = dir.join(seg_name(seq, "open"));
+        let mut file = std::fs::OpenOptions::new().create_new(true).write(true).open(&path)?;
+        let h = header(table);
+        file.write_all(&h)?;
+        let now = SystemTime::now();
+        self.open_since.lock().unwrap_or_else(|p| p.into_inner()).insert(table.to_string(), now);
+        Ok(OpenSeg {
+            file,
+            path,
+            seq,
+            rows: 0,
+            len: h.len() as u64,
+            synced_len: 0,
+            opened: Instant::now(),
+            opened_wall: now,
+            created: true,
+        })
+    }
+
+    fn sync_dirty(&mut self) -> Result<(), SpoolError> {
+        for (table, seg) in self.open.iter_mut() {
+            if seg.len == seg.synced_len {
+                continue;
+            }
+            seg.file.sync_data()?;
+            if seg.created {
+                sync_dir(&self.shared.dir.join(table))?;
+                seg.created = false;
+            }
+            self.shared.bytes.fetch_add(seg.len - seg.synced_len, Ordering::Relaxed);
+            seg.synced_len = seg.len;
+        }
+        Ok(())
+    }
+
+    /// After a failed sync, cut every open segment back to what was synced before.
+    fn rollback_unsynced(&mut self) {
+        let tables: Vec<String> = self.open.keys().cloned().collect();
+        for t in tables {
+            self.rollback_table(&t);
+        }
+    }
+
+    fn rollback_table(&mut self, table: &str) {
+        let Some(seg) = self.open.get_mut(table) else { return };
+        if seg.len == seg.synced_len {
+            return;
+        }
+        // The rows counter cannot be rolled back exactly; recount from the file.
+        let keep = seg.synced_len.max(header(table).len() as u64);
+        if seg.file.set_len(keep).is_ok() {
+            use std::io::Seek;
+            let _ = seg.file.seek(std::io::SeekFrom::Start(keep));
+            seg.len = keep;
+            seg.synced_len = seg.synced_len.min(keep);
+            seg.rows = crate::format::scan_sealed(&seg.path).map(|(r, _)| r).unwrap_or(0);
+        }
+    }
+
+    fn next_seal_deadline(&self) -> Option<Instant> {
+        self.open.values().filter(|s| s.rows > 0).map(|s| s.opened + self.shared.opts.seal_age).min()
+    }
+
+    fn seal_matching(&mut self, pred: impl Fn(&OpenSeg) -> bool) -> Result<(), SpoolError> {
+        let tables: Vec<String> = self.open.iter().filter(|(_, s)| pred(s)).map(|(t, _)| t.clone()).collect();
+        let mut result = Ok(());
+        for t in tables {
+            if let Err(e) = self.seal(&t) {
+                tracing::error!(table = %t, error = %e, "cannot seal spool segment");
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    fn seal(&mut self, table: &str) -> Result<(), SpoolError> {
+        let Some(seg) = self.open.remove(table) else { return Ok(()) };
+        self.open_since.lock().unwrap_or_else(|p| p.into_inner()).remove(table);
+        if seg.rows == 0 {
+            drop(seg.file);
+            std::fs::remove_file(&seg.path)?;
+            return Ok(());
+        }
+        if seg.len != seg.synced_len {
+            seg.file.sync_data()?;
+            self.shared.bytes.fetch_add(seg.len - seg.synced_len, Ordering::Relaxed);
+        }
+        drop(seg.file);
+        let sealed = seg.path.with_extension("seg");
+        std::fs::rename(&seg.path, &sealed)?;
+        sync_dir(&self.shared.dir.join(table))?;
+        let meta = SegmentMeta {
+            table: table.to_string(),
+            seq: seg.seq,
+            rows: seg.rows,
+            bytes: seg.len,
+            created: seg.opened_wall,
+        };
+        self.shared
+            .sealed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(table.to_string())
+            .or_default()
+            .insert(seg.seq, meta);
+        tracing::debug!(table, seq = seg.seq, rows = seg.rows, bytes = seg.len, "spool segment sealed");
+        self.shared.notify.notify_one();
+        let mut subs = self.shared.sealed_rx_waiters.lock().unwrap_or_else(|p| p.into_inner());
+        subs.retain(|s| s.send((table.to_string(), seg.seq)).is_ok());
+        Ok(())
+    }
+}
+
+fn should_seal(o: &crate::SpoolOptions, s: &OpenSeg) -> bool {
+    s.rows > 0 && (s.rows >= o.seal_rows || s.len >= o.seal_bytes || s.opened.elapsed() >= o.seal_age)
+}

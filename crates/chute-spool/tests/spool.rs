@@ -1,0 +1,226 @@
+//! The spool's promises: an acknowledged append survives, a torn tail is cut at the last whole
+//! record, corruption is detected, limits are enforced, and sealing follows the batch limits.
+
+use arrow_array::{Int64Array, RecordBatch, StringArray};
+use chute_spool::{Plan, Spool, SpoolError, SpoolOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn opts(dir: &Path) -> SpoolOptions {
+    SpoolOptions {
+        dir: dir.to_path_buf(),
+        fsync_interval: Duration::from_millis(2),
+        max_bytes: 1 << 30,
+        seal_rows: 1_000_000,
+        seal_bytes: 1 << 30,
+        seal_age: Duration::from_secs(3600),
+    }
+}
+
+fn batch(start: i64, n: i64) -> RecordBatch {
+    let ids: Vec<i64> = (start..start + n).collect();
+    let names: Vec<String> = ids.iter().map(|i| format!("row-{i}")).collect();
+    RecordBatch::try_from_iter(vec![
+        ("id", Arc::new(Int64Array::from(ids)) as _),
+        ("name", Arc::new(StringArray::from(names)) as _),
+    ])
+    .unwrap()
+}
+
+fn ids(records: &[chute_spool::SpoolRecord]) -> Vec<i64> {
+    records
+        .iter()
+        .flat_map(|r| {
+            let c = r.batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+            c.values().to_vec()
+        })
+        .collect()
+}
+
+async fn append(spool: &Spool, table: &str, b: RecordBatch) {
+    spool.append(table, "test", b).unwrap().await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn acknowledged_batches_read_back_exactly_after_sealing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, rec) = Spool::open(opts(dir.path())).unwrap();
+    assert!(rec.pending.is_empty());
+    append(&spool, "t", batch(0, 10)).await;
+    append(&spool, "t", batch(10, 5)).await;
+    assert!(spool.sealed("t").is_empty(), "not sealed before a limit");
+    spool.seal_all().unwrap();
+    let sealed = spool.sealed("t");
+    assert_eq!(sealed.len(), 1);
+    assert_eq!(sealed[0].rows, 15);
+    let records = spool.read_segment("t", sealed[0].seq).unwrap();
+    assert_eq!(ids(&records), (0..15).collect::<Vec<_>>());
+    assert_eq!(records[0].source, "test");
+    assert_eq!(records[0].batch, batch(0, 10));
+}
+
+#[tokio::test]
+async fn segments_seal_at_the_row_limit_and_at_their_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.seal_rows = 100;
+    o.seal_age = Duration::from_millis(50);
+    let (spool, _) = Spool::open(o).unwrap();
+    let sealed_rx = spool.subscribe();
+    append(&spool, "t", batch(0, 100)).await;
+    let (t, _) = sealed_rx.recv_timeout(Duration::from_secs(5)).expect("row limit seals");
+    assert_eq!(t, "t");
+    append(&spool, "t", batch(100, 1)).await;
+    sealed_rx.recv_timeout(Duration::from_secs(5)).expect("age seals a segment that stays small");
+    let rows: Vec<u64> = spool.sealed("t").iter().map(|s| s.rows).collect();
+    assert_eq!(rows, vec![100, 1]);
+}
+
+#[tokio::test]
+async fn a_torn_tail_is_cut_at_the_last_whole_record_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq;
+    {
+        let (spool, _) = Spool::open(opts(dir.path())).unwrap();
+        append(&spool, "t", batch(0, 7)).await;
+        append(&spool, "t", batch(7, 3)).await;
+        spool.close().unwrap();
+        seq = spool.sealed("t")[0].seq;
+    }
+    // Make it look like the process died mid-append: the segment is still open and ends in
+    // half a record (the first half of a copy of its own last record) plus garbage.
+    let tdir = dir.path().join("t");
+    let sealed = tdir.join(format!("{seq:016x}.seg"));
+    let open = tdir.join(format!("{seq:016x}.open"));
+    let good = std::fs::read(&sealed).unwrap();
+    std::fs::rename(&sealed, &open).unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&open).unwrap();
+    f.write_all(&good[good.len() - 200..good.len() - 100]).unwrap();
+    drop(f);
+
+    let (spool, rec) = Spool::open(opts(dir.path())).unwrap();
+    assert_eq!(rec.resealed, 1);
+    assert_eq!(rec.truncated_bytes, 100);
+    let s = spool.sealed("t");
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].rows, 10);
+    assert_eq!(ids(&spool.read_segment("t", s[0].seq).unwrap()), (0..10).collect::<Vec<_>>());
+    // New segments continue the sequence instead of reusing it.
+    append(&spool, "t", batch(10, 1)).await;
+    spool.seal_all().unwrap();
+    assert!(spool.sealed("t").iter().any(|m| m.seq > seq));
+}
+
+#[tokio::test]
+async fn an_open_segment_without_a_complete_header_holds_nothing_and_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("t")).unwrap();
+    std::fs::write(dir.path().join("t").join(format!("{:016x}.open", 4)), b"CHUTE").unwrap();
+    let (spool, rec) = Spool::open(opts(dir.path())).unwrap();
+    assert_eq!(rec.truncated_bytes, 5);
+    assert!(spool.sealed("t").is_empty());
+    assert_eq!(std::fs::read_dir(dir.path().join("t")).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_corrupt_sealed_segment_is_detected_and_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = Spool::open(opts(dir.path())).unwrap();
+    append(&spool, "t", batch(0, 50)).await;
+    spool.seal_all().unwrap();
+    let seq = spool.sealed("t")[0].seq;
+    let path = dir.path().join("t").join(format!("{seq:016x}.seg"));
+    let mut data = std::fs::read(&path).unwrap();
+    let mid = data.len() - 40;
+    data[mid] ^= 0xff;
+    std::fs::write(&path, data).unwrap();
+    let err = spool.read_segment("t", seq).unwrap_err();
+    assert!(matches!(err, SpoolError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("checksum"), "{err}");
+    assert!(dir.path().join("t").join(format!("{seq:016x}.corrupt")).exists());
+    assert!(spool.sealed("t").is_empty());
+}
+
+#[tokio::test]
+async fn appends_are_refused_when_the_spool_is_full_and_accepted_after_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path());
+    o.max_bytes = 4096;
+    let (spool, _) = Spool::open(o).unwrap();
+    append(&spool, "t", batch(0, 500)).await;
+    spool.seal_all().unwrap();
+    let err = spool.append("t", "test", batch(0, 1)).unwrap_err();
+    assert!(matches!(err, SpoolError::Full { limit: 4096, .. }), "{err}");
+    let seqs: Vec<u64> = spool.sealed("t").iter().map(|s| s.seq).collect();
+    spool.remove_segments("t", &seqs).unwrap();
+    assert_eq!(spool.stats().bytes, 0);
+    append(&spool, "t", batch(0, 1)).await;
+}
+
+#[tokio::test]
+async fn plans_survive_a_reopen_and_removed_segments_do_not_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let id;
+    {
+        let (spool, _) = Spool::open(opts(dir.path())).unwrap();
+        id = spool.id().to_string();
+        for i in 0..3 {
+            append(&spool, "t", batch(i * 10, 10)).await;
+            spool.seal_all().unwrap();
+        }
+        let seqs: Vec<u64> = spool.sealed("t").iter().map(|s| s.seq).collect();
+        assert_eq!(seqs.len(), 3);
+        spool.write_plan("t", Plan { first: seqs[0], last: seqs[1] }).unwrap();
+        spool.remove_segments("t", &seqs[..1]).unwrap();
+        spool.close().unwrap();
+    }
+    let (spool, rec) = Spool::open(opts(dir.path())).unwrap();
+    assert_eq!(spool.id(), id, "the spool id is stable");
+    assert_eq!(rec.pending.get("t"), Some(&2));
+    let plan = spool.read_plan("t").unwrap().unwrap();
+    assert_eq!(plan.last - plan.first, 1);
+    spool.clear_plan("t").unwrap();
+    assert_eq!(spool.read_plan("t").unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_second_process_cannot_open_the_same_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_spool, _) = Spool::open(opts(dir.path())).unwrap();
+    let err = Spool::open(opts(dir.path())).err().unwrap();
+    assert!(matches!(err, SpoolError::Locked(_)), "{err}");
+    assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
+}
+
+#[tokio::test]
+async fn many_concurrent_appends_are_all_acknowledged_and_all_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = Spool::open(opts(dir.path())).unwrap();
+    let mut tickets = Vec::new();
+    for i in 0..200 {
+        tickets.push(spool.append(if i % 2 == 0 { "a" } else { "b" }, "test", batch(i * 3, 3)).unwrap());
+    }
+    for t in tickets {
+        t.await.unwrap().unwrap();
+    }
+    spool.seal_all().unwrap();
+    let mut all = Vec::new();
+    for table in ["a", "b"] {
+        for s in spool.sealed(table) {
+            all.extend(ids(&spool.read_segment(table, s.seq).unwrap()));
+        }
+    }
+    all.sort();
+    assert_eq!(all, (0..600).collect::<Vec<_>>());
+    let st = spool.stats();
+    assert_eq!((st.segments, st.rows), (2, 600));
+}
+
+#[test]
+fn bad_table_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = Spool::open(opts(dir.path())).unwrap();
+    assert!(matches!(spool.append("../etc", "x", batch(0, 1)), Err(SpoolError::BadTable(_))));
+}

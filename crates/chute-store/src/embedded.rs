@@ -1,0 +1,279 @@
+//! The embedded engine: chDB loaded through its ADBC entry point, one engine per process, a
+//! data directory locked against other processes, and pools of connections (ingest and queries
+//! never wait on each other; one ADBC connection runs one statement at a time).
+
+use crate::locate::{find_engine, find_libpython};
+use crate::{ErrorKind, Store, StoreError};
+use adbc_core::options::{AdbcVersion, IngestMode, OptionDatabase, OptionStatement, OptionValue};
+use adbc_core::{Connection, Database, Driver, Optionable, Statement};
+use adbc_driver_manager::{ManagedConnection, ManagedDatabase, ManagedDriver};
+use arrow_array::RecordBatch;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, OnceLock};
+
+/// How to find and open the engine.
+#[derive(Clone, Debug, Default)]
+pub struct EmbeddedOptions {
+    /// chDB's `_chdb.abi3.so`; empty: search (see [`crate::locate`]).
+    pub chdb_library: String,
+    /// A libpython3 shared library; empty: search.
+    pub libpython: String,
+    /// The engine's data directory (created if missing).
+    pub path: PathBuf,
+    /// Connections reserved for inserts.
+    pub ingest_connections: usize,
+    /// Connections reserved for queries.
+    pub query_connections: usize,
+}
+
+pub struct EmbeddedStore {
+    // Field order matters for drop: connections before the database, the lock last.
+    ingest: Pool,
+    queries: Pool,
+    _db: ManagedDatabase,
+    path: PathBuf,
+    library: PathBuf,
+    _lock: File,
+}
+
+/// The engine can be opened once per process (chDB holds global state).
+static OPENED: OnceLock<Mutex<Option<PathBuf>>> = OnceLock::new();
+
+impl EmbeddedStore {
+    pub fn open(opts: &EmbeddedOptions) -> Result<EmbeddedStore, StoreError> {
+        let unavailable = |m: String| StoreError::new(ErrorKind::Unavailable, m);
+        let library = find_engine(&opts.chdb_library).map_err(unavailable)?;
+        let libpython = find_libpython(&opts.libpython, &library).map_err(unavailable)?;
+
+        let opened = OPENED.get_or_init(|| Mutex::new(None));
+        let mut opened = opened.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(prev) = opened.as_ref() {
+            return Err(unavailable(format!(
+                "the embedded engine is already open in this process (at {}); one engine per process",
+                prev.display()
+            )));
+        }
+
+        std::fs::create_dir_all(&opts.path)
+            .map_err(|e| unavailable(format!("cannot create engine data directory {}: {e}", opts.path.display())))?;
+        let lock = lock_dir(&opts.path).map_err(unavailable)?;
+
+        load_libpython(&libpython).map_err(unavailable)?;
+        let lib_str = library.to_str().ok_or_else(|| unavailable("engine path is not UTF-8".into()))?;
+        let mut driver = ManagedDriver::load_dynamic_from_filename(lib_str, Some(b"AdbcDriverInit"), AdbcVersion::V110)
+            .map_err(|e| {
+                unavailable(format!(
+                    "chDB engine at {} could not be loaded ({}); run `make setup` to reinstall it",
+                    library.display(),
+                    e.message
+                ))
+            })?;
+        let path_str =
+            opts.path.to_str().ok_or_else(|| unavailable("engine data path is not UTF-8".into()))?.to_string();
+        let db = driver
+            .new_database_with_opts([(OptionDatabase::Other("path".into()), OptionValue::from(path_str.as_str()))])
+            .map_err(|e| unavailable(format!("cannot open the engine at {}: {}", opts.path.display(), e.message)))?;
+        let open_conn = |db: &ManagedDatabase| -> Result<ManagedConnection, StoreError> {
+            let mut c = db.new_connection().map_err(|e| {
+                unavailable(format!("cannot connect to the engine at {}: {}", opts.path.display(), e.message))
+            })?;
+            // Batches must be stored and visible when the call returns.
+            run(&mut c, "SET async_insert = 0")?;
+            Ok(c)
+        };
+        let mut ingest = Vec::new();
+        for _ in 0..opts.ingest_connections.max(1) {
+            ingest.push(open_conn(&db)?);
+        }
+        let mut queries = Vec::new();
+        for _ in 0..opts.query_connections.max(1) {
+            queries.push(open_conn(&db)?);
+        }
+        *opened = Some(opts.path.clone());
+        tracing::info!(path = %opts.path.display(), library = %library.display(), "embedded engine open");
+        Ok(EmbeddedStore {
+            ingest: Pool::new(ingest),
+            queries: Pool::new(queries),
+            _db: db,
+            path: opts.path.clone(),
+            library,
+            _lock: lock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn library(&self) -> &Path {
+        &self.library
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        if let Some(m) = OPENED.get() {
+            // The engine itself stays loaded; only the path bookkeeping is released so tests can
+            // see the error for a second open.
+            let _ = m.lock().map(|mut g| *g = None);
+        }
+    }
+}
+
+impl Store for EmbeddedStore {
+    fn target(&self) -> &str {
+        "embedded"
+    }
+
+    fn insert(&self, table: &str, batch: &RecordBatch, token: &str) -> Result<(), StoreError> {
+        let mut conn = self.ingest.get();
+        run(&mut conn, &format!("SET insert_deduplication_token = {}", crate::sql::quote(token)))?;
+        let mut st = conn.new_statement().map_err(adbc_err)?;
+        st.set_option(OptionStatement::TargetTable, table.into()).map_err(adbc_err)?;
+        st.set_option(OptionStatement::IngestMode, IngestMode::Append.into()).map_err(adbc_err)?;
+        st.bind(batch.clone()).map_err(adbc_err)?;
+        st.execute_update().map_err(adbc_err)?;
+        Ok(())
+    }
+
+    fn query(&self, sql: &str, params: &[(&str, &str)]) -> Result<Vec<RecordBatch>, StoreError> {
+        let mut conn = self.queries.get();
+        for (name, value) in params {
+            if !crate::sql::is_identifier(name) {
+                return Err(StoreError::new(ErrorKind::Schema, format!("bad parameter name {name:?}")));
+            }
+            run(&mut conn, &format!("SET param_{name} = {}", crate::sql::quote(value)))?;
+        }
+        let mut st = conn.new_statement().map_err(adbc_err)?;
+        st.set_sql_query(sql).map_err(adbc_err)?;
+        let reader = st.execute().map_err(adbc_err)?;
+        let mut out = Vec::new();
+        for b in reader {
+            out.push(b.map_err(|e| StoreError::from_engine_message(e.to_string()))?);
+        }
+        Ok(out)
+    }
+
+    fn execute(&self, sql: &str) -> Result<(), StoreError> {
+        let mut conn = self.queries.get();
+        run(&mut conn, sql)
+    }
+}
+
+fn adbc_err(e: adbc_core::error::Error) -> StoreError {
+    StoreError::from_engine_message(e.message)
+}
+
+fn run(conn: &mut ManagedConnection, sql: &str) -> Result<(), StoreError> {
+    let mut st = conn.new_statement().map_err(adbc_err)?;
+    st.set_sql_query(sql).map_err(adbc_err)?;
+    st.execute_update().map_err(adbc_err)?;
+    Ok(())
+}
+
+/// Loads libpython with global symbols, once per process. The engine's Python stubs resolve
+/// Python symbols (data symbols too) against it; Python itself is never initialised.
+fn load_libpython(path: &Path) -> Result<(), String> {
+    static LOADED: OnceLock<Result<(), String>> = OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            use std::os::unix::ffi::OsStrExt;
+            let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+            // SAFETY: dlopen with a valid C string; the handle is intentionally leaked so the
+            // library stays loaded for the life of the process.
+            let h = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+            if h.is_null() {
+                // SAFETY: dlerror returns a thread-local C string or null.
+                let err = unsafe { libc::dlerror() };
+                let msg = if err.is_null() {
+                    "unknown error".to_string()
+                } else {
+                    // SAFETY: non-null dlerror result is a valid C string.
+                    unsafe { std::ffi::CStr::from_ptr(err) }.to_string_lossy().into_owned()
+                };
+                return Err(format!("cannot load libpython {}: {msg}", path.display()));
+            }
+            Ok(())
+        })
+        .clone()
+}
+
+/// Takes an exclusive lock on the data directory, so a second process gets a clear message
+/// instead of the engine's.
+fn lock_dir(dir: &Path) -> Result<File, String> {
+    let path = dir.join("chute.lock");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    // SAFETY: flock on an open file descriptor.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let holder = std::fs::read_to_string(&path).unwrap_or_default();
+        let holder = holder.trim();
+        return Err(format!(
+            "data directory {} is in use by another chute process{}; stop it, or use its API \
+             (commands such as `chute k6 runs` talk to a running server)",
+            dir.display(),
+            if holder.is_empty() { String::new() } else { format!(" (pid {holder})") }
+        ));
+    }
+    let _ = f.set_len(0);
+    let _ = write!(f, "{}", std::process::id());
+    Ok(f)
+}
+
+/// A fixed set of connections handed out one caller at a time.
+struct Pool {
+    free: Mutex<Vec<ManagedConnection>>,
+    ready: Condvar,
+}
+
+struct Lease<'a> {
+    pool: &'a Pool,
+    conn: Option<ManagedConnection>,
+}
+
+impl Pool {
+    fn new(conns: Vec<ManagedConnection>) -> Self {
+        Pool { free: Mutex::new(conns), ready: Condvar::new() }
+    }
+
+    fn get(&self) -> Lease<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(c) = free.pop() {
+                return Lease { pool: self, conn: Some(c) };
+            }
+            free = self.ready.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = ManagedConnection;
+    fn deref(&self) -> &ManagedConnection {
+        self.conn.as_ref().expect("lease holds a connection until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut ManagedConnection {
+        self.conn.as_mut().expect("lease holds a connection until dropped")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.pool.free.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+            self.pool.ready.notify_one();
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The only place that knows ClickHouse: store targets (the embedded engine, and a null target),
+//! the error classification that drives retries, schema migrations, and the SQL behind every
+//! question chute answers.
+//!
+//! Everything here is blocking: callers run it on their own threads (the delivery workers) or in
+//! `spawn_blocking`.
+
+pub mod embedded;
+pub mod error;
+#[cfg(any(test, feature = "testing"))]
+pub mod faulty;
+pub mod locate;
+pub mod migrations;
+pub mod null;
+pub mod queries;
+pub mod rows;
+pub mod sql;
+
+pub use error::{ErrorKind, StoreError};
+
+use arrow_array::RecordBatch;
+
+/// A ClickHouse that chute writes to and reads from.
+pub trait Store: Send + Sync {
+    /// A short name for logs, metrics and the circuit breaker (`embedded`, `null`, ...).
+    fn target(&self) -> &str;
+
+    /// Inserts `batch` into `table` (columns in table order), synchronously: when this returns
+    /// Ok the rows are stored. A second insert with the same `token` and table within the
+    /// deduplication window stores nothing, so a retry of the same batch is safe.
+    fn insert(&self, table: &str, batch: &RecordBatch, token: &str) -> Result<(), StoreError>;
+
+    /// Runs a query. `params` are bound to `{name:Type}` placeholders in `sql`; values are
+    /// never spliced into the SQL text.
+    fn query(&self, sql: &str, params: &[(&str, &str)]) -> Result<Vec<RecordBatch>, StoreError>;
+
+    /// Runs a statement without a result (DDL, `SET`, mutations).
+    fn execute(&self, sql: &str) -> Result<(), StoreError>;
+
+    /// Answers when the store is usable.
+    fn ping(&self) -> Result<(), StoreError> {
+        self.query("SELECT 1", &[]).map(|_| ())
+    }
+}
+
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn target(&self) -> &str {
+        (**self).target()
+    }
+    fn insert(&self, table: &str, batch: &RecordBatch, token: &str) -> Result<(), StoreError> {
+        (**self).insert(table, batch, token)
+    }
+    fn query(&self, sql: &str, params: &[(&str, &str)]) -> Result<Vec<RecordBatch>, StoreError> {
+        (**self).query(sql, params)
+    }
+    fn execute(&self, sql: &str) -> Result<(), StoreError> {
+        (**self).execute(sql)
+    }
+    fn ping(&self) -> Result<(), StoreError> {
+        (**self).ping()
+    }
+}

@@ -1,0 +1,196 @@
+//! The embedded engine for real: loading errors, migrations, idempotent inserts, bound
+//! parameters, and the column contract between chute-tables and the migrations.
+//! Each test runs in its own process (cargo-nextest), as chDB allows one engine per process.
+
+use chute_store::embedded::{EmbeddedOptions, EmbeddedStore};
+use chute_store::{ErrorKind, Store, migrations};
+use chute_tables::k6::{SampleRow, SamplesBuilder};
+
+fn open(dir: &std::path::Path) -> EmbeddedStore {
+    EmbeddedStore::open(&EmbeddedOptions {
+        path: dir.join("engine"),
+        ingest_connections: 1,
+        query_connections: 2,
+        ..Default::default()
+    })
+    .expect("engine opens (run `make setup` first)")
+}
+
+fn count(store: &dyn Store, sql: &str) -> u64 {
+    let b = store.query(sql, &[]).unwrap();
+    let c = b[0].column(0);
+    chute_store::rows::value_at(c, 0).as_u64().unwrap()
+}
+
+fn samples(n: usize, run: &str) -> arrow_array::RecordBatch {
+    let mut b = SamplesBuilder::new();
+    for i in 0..n {
+        b.tags.insert("scenario", "browse");
+        b.tags.insert("status", "200");
+        b.end_row(&SampleRow {
+            run_id: run,
+            timestamp_us: 1_795_433_093_000_000 + i as i64,
+            metric: "http_req_duration",
+            metric_type: "trend",
+            value: i as f64,
+            vu: Some(1),
+            iter: Some(i as u64),
+            source: "test",
+        });
+    }
+    b.finish()
+}
+
+#[test]
+fn a_missing_engine_library_is_a_clear_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = EmbeddedStore::open(&EmbeddedOptions {
+        chdb_library: "/nonexistent/chdb/_chdb.abi3.so".into(),
+        path: dir.path().join("engine"),
+        ..Default::default()
+    })
+    .err()
+    .expect("open fails");
+    assert_eq!(err.kind, ErrorKind::Unavailable);
+    assert_eq!(err.message, "chDB engine not found at /nonexistent/chdb/_chdb.abi3.so; run `make setup`");
+}
+
+#[test]
+fn a_file_that_is_not_the_engine_is_a_clear_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("_chdb.abi3.so");
+    std::fs::write(&fake, b"this is not a shared object").unwrap();
+    let err = EmbeddedStore::open(&EmbeddedOptions {
+        chdb_library: fake.to_str().unwrap().into(),
+        path: dir.path().join("engine"),
+        ..Default::default()
+    })
+    .err()
+    .expect("open fails");
+    assert_eq!(err.kind, ErrorKind::Unavailable);
+    assert!(err.message.contains("could not be loaded") && err.message.contains("make setup"), "{}", err.message);
+}
+
+#[test]
+fn a_shared_object_without_the_adbc_entry_point_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let libc = ["/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("zlib is on every Debian machine");
+    let err = EmbeddedStore::open(&EmbeddedOptions {
+        chdb_library: libc.into(),
+        path: dir.path().join("engine"),
+        ..Default::default()
+    })
+    .err()
+    .expect("open fails");
+    assert!(err.message.contains("could not be loaded"), "{}", err.message);
+}
+
+#[test]
+fn migrations_apply_once_and_running_them_again_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = migrations::up(&store, None).unwrap();
+    assert_eq!(first.len(), migrations::MIGRATIONS.len());
+    let again = migrations::up(&store, None).unwrap();
+    assert!(again.is_empty(), "second run applied {again:?}");
+    assert!(migrations::is_current(&store).unwrap());
+    assert!(migrations::status(&store).unwrap().iter().all(|s| s.applied && s.checksum_matches));
+
+    // down reverts the newest; up brings it back; the table works again.
+    let newest = migrations::MIGRATIONS.last().unwrap().version;
+    assert_eq!(migrations::down(&store, None).unwrap(), vec![newest]);
+    assert!(!migrations::is_current(&store).unwrap());
+    assert_eq!(migrations::up(&store, None).unwrap(), vec![newest]);
+    assert!(migrations::is_current(&store).unwrap());
+}
+
+#[test]
+fn every_table_schema_matches_the_migrated_table_column_for_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    migrations::up(&store, None).unwrap();
+    for t in chute_tables::all() {
+        let cols = migrations::insertable_columns(&store, t.name).unwrap();
+        let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
+        let schema = (t.schema)();
+        let expected: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, expected, "columns of {} (ingest matches by position)", t.name);
+        // An empty batch of the schema is accepted by the table.
+        let empty = arrow_array::RecordBatch::new_empty(schema);
+        store.insert(t.name, &empty, &format!("empty-{}", t.name)).unwrap();
+    }
+}
+
+#[test]
+fn an_insert_retried_with_the_same_token_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    migrations::up(&store, None).unwrap();
+    let batch = samples(1000, "r1");
+    store.insert("k6_samples", &batch, "spool-a:1-1:0").unwrap();
+    store.insert("k6_samples", &batch, "spool-a:1-1:0").unwrap();
+    assert_eq!(count(&store, "SELECT count() FROM k6_samples"), 1000);
+    // A different token is a different insert.
+    store.insert("k6_samples", &batch, "spool-a:2-2:0").unwrap();
+    assert_eq!(count(&store, "SELECT count() FROM k6_samples"), 2000);
+    // Materialized tag columns and the runs view are filled by the engine.
+    assert_eq!(count(&store, "SELECT count() FROM k6_samples WHERE scenario = 'browse'"), 2000);
+    let run = chute_store::queries::k6::run(&store, "r1").unwrap().unwrap();
+    assert_eq!(run.samples, 2000);
+    assert_eq!(run.sources, vec!["test".to_string()]);
+}
+
+#[test]
+fn parameters_are_values_never_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    migrations::up(&store, None).unwrap();
+    store.insert("k6_samples", &samples(10, "x' OR 1=1 --"), "t1").unwrap();
+    store.insert("k6_samples", &samples(5, "plain"), "t2").unwrap();
+    let b = store.query("SELECT count() FROM k6_samples WHERE run_id = {r:String}", &[("r", "x' OR 1=1 --")]).unwrap();
+    assert_eq!(chute_store::rows::value_at(b[0].column(0), 0), 10);
+    let b =
+        store.query("SELECT count() FROM k6_samples WHERE run_id = {r:String}", &[("r", "plain' OR '1'='1")]).unwrap();
+    assert_eq!(chute_store::rows::value_at(b[0].column(0), 0), 0);
+    let err = store.query("SELECT 1", &[("bad name", "x")]).unwrap_err();
+    assert!(err.message.contains("bad parameter name"));
+}
+
+#[test]
+fn engine_errors_are_classified_and_the_engine_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let e = store.query("SELECT * FROM no_such_table", &[]).unwrap_err();
+    assert_eq!((e.kind, e.code), (ErrorKind::MissingTable, Some(60)));
+    let e = store.query("SELEC 1", &[]).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Schema);
+    let e = store.insert("no_such_table", &samples(1, "r"), "t").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::MissingTable, "{e}");
+    assert_eq!(count(&store, "SELECT 41 + 1"), 42);
+}
+
+#[test]
+fn deleting_a_run_removes_its_samples_and_run_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    migrations::up(&store, None).unwrap();
+    store.insert("k6_samples", &samples(100, "gone"), "a").unwrap();
+    store.insert("k6_samples", &samples(7, "kept"), "b").unwrap();
+    chute_store::queries::k6::delete_run(&store, "gone").unwrap();
+    assert_eq!(count(&store, "SELECT count() FROM k6_samples"), 7);
+    assert!(chute_store::queries::k6::run(&store, "gone").unwrap().is_none());
+    assert_eq!(chute_store::queries::k6::run(&store, "kept").unwrap().unwrap().samples, 7);
+}
+
+#[test]
+fn opening_a_second_engine_in_one_process_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _store = open(dir.path());
+    let err = EmbeddedStore::open(&EmbeddedOptions { path: dir.path().join("other"), ..Default::default() })
+        .err()
+        .expect("second open fails");
+    assert!(err.message.contains("already open in this process"), "{}", err.message);
+}
