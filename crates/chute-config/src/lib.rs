@@ -29,6 +29,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub k6: K6Config,
     pub log: LogConfig,
+    pub debug: DebugConfig,
 }
 
 impl Default for Config {
@@ -44,6 +45,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             k6: K6Config::default(),
             log: LogConfig::default(),
+            debug: DebugConfig::default(),
         }
     }
 }
@@ -175,8 +177,6 @@ pub struct DeliveryConfig {
     pub breaker_failures: u32,
     /// How long an open breaker waits before a half-open probe.
     pub breaker_open_for: Duration,
-    /// Size of the insert deduplication window set on every table.
-    pub dedup_window: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -186,7 +186,6 @@ impl Default for DeliveryConfig {
             retry_cap: Duration::from_secs(30),
             breaker_failures: 5,
             breaker_open_for: Duration::from_secs(5),
-            dedup_window: 1000,
         }
     }
 }
@@ -197,6 +196,8 @@ impl Default for DeliveryConfig {
 pub struct LimitsConfig {
     /// Largest request body accepted, after decompression (413 above it).
     pub max_body_bytes: ByteSize,
+    /// Largest k6 file accepted by `POST /api/v1/k6/import` (streamed to disk, not memory).
+    pub max_import_bytes: ByteSize,
     /// Memory for data received but not yet in the spool (or the store, spool off). Above it,
     /// receivers answer 429 / RESOURCE_EXHAUSTED with Retry-After.
     pub max_unflushed_bytes: ByteSize,
@@ -208,6 +209,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_body_bytes: ByteSize::mib(64),
+            max_import_bytes: ByteSize::gib(16),
             max_unflushed_bytes: ByteSize::mib(512),
             drop_newest_when_full: false,
         }
@@ -248,6 +250,25 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig { level: "info".into(), format: LogFormat::Text }
+    }
+}
+
+/// Switches for chute's own tests. Never change them in production.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DebugConfig {
+    /// Exposes `POST /debug/store-fault?mode=down|up`, which makes every insert fail (or heal).
+    pub fault_injection: bool,
+    /// When false, inserts carry no deduplication token (the crash test's negative control).
+    pub dedup_tokens: bool,
+    /// Waits this long between an insert and the removal of its spool segments, widening the
+    /// window a crash can hit.
+    pub pause_after_insert: Duration,
+}
+
+impl Default for DebugConfig {
+    fn default() -> Self {
+        DebugConfig { fault_injection: false, dedup_tokens: true, pause_after_insert: Duration::from_millis(0) }
     }
 }
 

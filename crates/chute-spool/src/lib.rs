@@ -109,11 +109,14 @@ pub struct SegmentMeta {
     pub created: SystemTime,
 }
 
-/// The delivery in progress for one table: segments `first..=last`.
+/// The delivery in progress for one table: the `count` sealed segments with sequence numbers
+/// in `first..=last`. If fewer than `count` remain when the plan is replayed, the store had
+/// confirmed the insert and the crash came while its segments were being removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub first: u64,
     pub last: u64,
+    pub count: u64,
 }
 
 /// What the spool holds.
@@ -300,6 +303,21 @@ impl Spool {
         s.get(table).map(|m| m.values().cloned().collect()).unwrap_or_default()
     }
 
+    /// Tables that have sealed segments waiting or an interrupted delivery plan.
+    pub fn tables_with_work(&self) -> Vec<String> {
+        let mut out = self.tables_with_pending();
+        if let Ok(entries) = std::fs::read_dir(&self.shared.dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if valid_table(&name) && e.path().join("plan").exists() && !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// Tables that have sealed segments waiting.
     pub fn tables_with_pending(&self) -> Vec<String> {
         let s = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
@@ -371,7 +389,7 @@ impl Spool {
         let dir = self.table_dir(table);
         let tmp = dir.join("plan.tmp");
         let mut f = File::create(&tmp)?;
-        writeln!(f, "{:016x} {:016x}", plan.first, plan.last)?;
+        writeln!(f, "{:016x} {:016x} {:016x}", plan.first, plan.last, plan.count)?;
         f.sync_data()?;
         std::fs::rename(&tmp, dir.join("plan"))?;
         sync_dir(&dir)?;
@@ -383,8 +401,10 @@ impl Spool {
         match std::fs::read_to_string(self.table_dir(table).join("plan")) {
             Ok(s) => {
                 let mut it = s.split_whitespace().map(|x| u64::from_str_radix(x, 16));
-                match (it.next(), it.next()) {
-                    (Some(Ok(first)), Some(Ok(last))) if first <= last => Ok(Some(Plan { first, last })),
+                match (it.next(), it.next(), it.next()) {
+                    (Some(Ok(first)), Some(Ok(last)), Some(Ok(count))) if first <= last => {
+                        Ok(Some(Plan { first, last, count }))
+                    }
                     _ => {
                         tracing::warn!(table, "unreadable delivery plan ignored");
                         Ok(None)

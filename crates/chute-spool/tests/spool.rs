@@ -172,7 +172,7 @@ async fn plans_survive_a_reopen_and_removed_segments_do_not_come_back() {
         }
         let seqs: Vec<u64> = spool.sealed("t").iter().map(|s| s.seq).collect();
         assert_eq!(seqs.len(), 3);
-        spool.write_plan("t", Plan { first: seqs[0], last: seqs[1] }).unwrap();
+        spool.write_plan("t", Plan { first: seqs[0], last: seqs[1], count: 2 }).unwrap();
         spool.remove_segments("t", &seqs[..1]).unwrap();
         spool.close().unwrap();
     }
@@ -180,7 +180,8 @@ async fn plans_survive_a_reopen_and_removed_segments_do_not_come_back() {
     assert_eq!(spool.id(), id, "the spool id is stable");
     assert_eq!(rec.pending.get("t"), Some(&2));
     let plan = spool.read_plan("t").unwrap().unwrap();
-    assert_eq!(plan.last - plan.first, 1);
+    assert_eq!((plan.last - plan.first, plan.count), (1, 2));
+    assert_eq!(spool.tables_with_work(), vec!["t".to_string()]);
     spool.clear_plan("t").unwrap();
     assert_eq!(spool.read_plan("t").unwrap(), None);
 }

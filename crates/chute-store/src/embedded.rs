@@ -1,6 +1,17 @@
 //! The embedded engine: chDB loaded through its ADBC entry point, one engine per process, a
 //! data directory locked against other processes, and pools of connections (ingest and queries
 //! never wait on each other; one ADBC connection runs one statement at a time).
+//!
+//! # Lifecycle
+//!
+//! The engine's handles live in one process-wide slot behind a gate: every call holds the gate
+//! for reading; [`close_engine`] takes it for writing (so it waits for calls in flight), then
+//! releases the connections and the database, which stops the engine's background threads.
+//! Closing matters: if the process exits while those threads run, the engine's C++ static
+//! destructors race them and the process dies with SIGSEGV after `main` returned (seen under
+//! load). The engine is closed when the thread that opened it ends (the main thread of `chute`,
+//! the test thread in tests) and explicitly by `chute` before it exits; calls after that fail
+//! with an `Unavailable` error, and the engine cannot be opened again in the same process.
 
 use crate::locate::{find_engine, find_libpython};
 use crate::{ErrorKind, Store, StoreError};
@@ -12,7 +23,7 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock, RwLock};
 
 /// How to find and open the engine.
 #[derive(Clone, Debug, Default)]
@@ -29,31 +40,74 @@ pub struct EmbeddedOptions {
     pub query_connections: usize,
 }
 
-pub struct EmbeddedStore {
-    // Field order matters for drop: connections before the database, the lock last.
+/// The open engine. Field order matters for drop: connections before the database, the data
+/// directory lock last.
+struct Engine {
     ingest: Pool,
     queries: Pool,
     _db: ManagedDatabase,
     path: PathBuf,
-    library: PathBuf,
     _lock: File,
 }
 
-/// The engine can be opened once per process (chDB holds global state).
-static OPENED: OnceLock<Mutex<Option<PathBuf>>> = OnceLock::new();
+/// The one engine of this process (None before open and after close).
+static ENGINE: RwLock<Option<Engine>> = RwLock::new(None);
+/// Set once the engine was closed: chDB cannot be opened again in the same process (a second
+/// open after a close hangs inside the engine).
+static CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The driver stays loaded for the life of the process.
+static DRIVER: Mutex<Option<ManagedDriver>> = Mutex::new(None);
+
+/// A handle to the process's engine. Cheap; every handle refers to the same engine.
+pub struct EmbeddedStore {
+    path: PathBuf,
+    library: PathBuf,
+}
+
+thread_local! {
+    /// Closes the engine when the thread that opened it ends.
+    static CLOSE_ON_THREAD_EXIT: std::cell::RefCell<Option<CloseGuard>> = const { std::cell::RefCell::new(None) };
+}
+
+struct CloseGuard;
+
+impl Drop for CloseGuard {
+    fn drop(&mut self) {
+        close_engine();
+    }
+}
+
+/// Closes the engine: waits for calls in flight, releases connections and the database (which
+/// stops the engine's background threads), unlocks the data directory. Idempotent.
+pub fn close_engine() {
+    let mut slot = ENGINE.write().unwrap_or_else(|p| p.into_inner());
+    if let Some(engine) = slot.take() {
+        CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+        let path = engine.path.clone();
+        drop(engine);
+        tracing::debug!(path = %path.display(), "embedded engine closed");
+    }
+}
+
+fn unavailable(m: String) -> StoreError {
+    StoreError::new(ErrorKind::Unavailable, m)
+}
 
 impl EmbeddedStore {
     pub fn open(opts: &EmbeddedOptions) -> Result<EmbeddedStore, StoreError> {
-        let unavailable = |m: String| StoreError::new(ErrorKind::Unavailable, m);
         let library = find_engine(&opts.chdb_library).map_err(unavailable)?;
         let libpython = find_libpython(&opts.libpython, &library).map_err(unavailable)?;
 
-        let opened = OPENED.get_or_init(|| Mutex::new(None));
-        let mut opened = opened.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(prev) = opened.as_ref() {
+        let mut slot = ENGINE.write().unwrap_or_else(|p| p.into_inner());
+        if CLOSED.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(unavailable(
+                "the embedded engine was closed in this process and cannot be opened again".into(),
+            ));
+        }
+        if let Some(open) = slot.as_ref() {
             return Err(unavailable(format!(
                 "the embedded engine is already open in this process (at {}); one engine per process",
-                prev.display()
+                open.path.display()
             )));
         }
 
@@ -63,19 +117,25 @@ impl EmbeddedStore {
 
         load_libpython(&libpython).map_err(unavailable)?;
         let lib_str = library.to_str().ok_or_else(|| unavailable("engine path is not UTF-8".into()))?;
-        let mut driver = ManagedDriver::load_dynamic_from_filename(lib_str, Some(b"AdbcDriverInit"), AdbcVersion::V110)
-            .map_err(|e| {
-                unavailable(format!(
-                    "chDB engine at {} could not be loaded ({}); run `make setup` to reinstall it",
-                    library.display(),
-                    e.message
-                ))
-            })?;
+        let mut driver_slot = DRIVER.lock().unwrap_or_else(|p| p.into_inner());
+        if driver_slot.is_none() {
+            let driver = ManagedDriver::load_dynamic_from_filename(lib_str, Some(b"AdbcDriverInit"), AdbcVersion::V110)
+                .map_err(|e| {
+                    unavailable(format!(
+                        "chDB engine at {} could not be loaded ({}); run `make setup` to reinstall it",
+                        library.display(),
+                        e.message
+                    ))
+                })?;
+            *driver_slot = Some(driver);
+        }
+        let driver = driver_slot.as_mut().ok_or_else(|| unavailable("engine driver missing".into()))?;
         let path_str =
             opts.path.to_str().ok_or_else(|| unavailable("engine data path is not UTF-8".into()))?.to_string();
         let db = driver
             .new_database_with_opts([(OptionDatabase::Other("path".into()), OptionValue::from(path_str.as_str()))])
             .map_err(|e| unavailable(format!("cannot open the engine at {}: {}", opts.path.display(), e.message)))?;
+        drop(driver_slot);
         let open_conn = |db: &ManagedDatabase| -> Result<ManagedConnection, StoreError> {
             let mut c = db.new_connection().map_err(|e| {
                 unavailable(format!("cannot connect to the engine at {}: {}", opts.path.display(), e.message))
@@ -92,16 +152,16 @@ impl EmbeddedStore {
         for _ in 0..opts.query_connections.max(1) {
             queries.push(open_conn(&db)?);
         }
-        *opened = Some(opts.path.clone());
-        tracing::info!(path = %opts.path.display(), library = %library.display(), "embedded engine open");
-        Ok(EmbeddedStore {
+        *slot = Some(Engine {
             ingest: Pool::new(ingest),
             queries: Pool::new(queries),
             _db: db,
             path: opts.path.clone(),
-            library,
             _lock: lock,
-        })
+        });
+        CLOSE_ON_THREAD_EXIT.with(|g| *g.borrow_mut() = Some(CloseGuard));
+        tracing::info!(path = %opts.path.display(), library = %library.display(), "embedded engine open");
+        Ok(EmbeddedStore { path: opts.path.clone(), library })
     }
 
     pub fn path(&self) -> &Path {
@@ -111,14 +171,13 @@ impl EmbeddedStore {
     pub fn library(&self) -> &Path {
         &self.library
     }
-}
 
-impl Drop for EmbeddedStore {
-    fn drop(&mut self) {
-        if let Some(m) = OPENED.get() {
-            // The engine itself stays loaded; only the path bookkeeping is released so tests can
-            // see the error for a second open.
-            let _ = m.lock().map(|mut g| *g = None);
+    /// Runs `f` with the engine, or fails if it is closed.
+    fn with<T>(&self, f: impl FnOnce(&Engine) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let slot = ENGINE.read().unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some(e) => f(e),
+            None => Err(unavailable("the embedded engine is closed".into())),
         }
     }
 }
@@ -129,37 +188,43 @@ impl Store for EmbeddedStore {
     }
 
     fn insert(&self, table: &str, batch: &RecordBatch, token: &str) -> Result<(), StoreError> {
-        let mut conn = self.ingest.get();
-        run(&mut conn, &format!("SET insert_deduplication_token = {}", crate::sql::quote(token)))?;
-        let mut st = conn.new_statement().map_err(adbc_err)?;
-        st.set_option(OptionStatement::TargetTable, table.into()).map_err(adbc_err)?;
-        st.set_option(OptionStatement::IngestMode, IngestMode::Append.into()).map_err(adbc_err)?;
-        st.bind(batch.clone()).map_err(adbc_err)?;
-        st.execute_update().map_err(adbc_err)?;
-        Ok(())
+        self.with(|e| {
+            let mut conn = e.ingest.get();
+            run(&mut conn, &format!("SET insert_deduplication_token = {}", crate::sql::quote(token)))?;
+            let mut st = conn.new_statement().map_err(adbc_err)?;
+            st.set_option(OptionStatement::TargetTable, table.into()).map_err(adbc_err)?;
+            st.set_option(OptionStatement::IngestMode, IngestMode::Append.into()).map_err(adbc_err)?;
+            st.bind(crate::arrow_fix::unique_dictionaries(batch)).map_err(adbc_err)?;
+            st.execute_update().map_err(adbc_err)?;
+            Ok(())
+        })
     }
 
     fn query(&self, sql: &str, params: &[(&str, &str)]) -> Result<Vec<RecordBatch>, StoreError> {
-        let mut conn = self.queries.get();
-        for (name, value) in params {
-            if !crate::sql::is_identifier(name) {
-                return Err(StoreError::new(ErrorKind::Schema, format!("bad parameter name {name:?}")));
+        self.with(|e| {
+            let mut conn = e.queries.get();
+            for (name, value) in params {
+                if !crate::sql::is_identifier(name) {
+                    return Err(StoreError::new(ErrorKind::Schema, format!("bad parameter name {name:?}")));
+                }
+                run(&mut conn, &format!("SET param_{name} = {}", crate::sql::quote(value)))?;
             }
-            run(&mut conn, &format!("SET param_{name} = {}", crate::sql::quote(value)))?;
-        }
-        let mut st = conn.new_statement().map_err(adbc_err)?;
-        st.set_sql_query(sql).map_err(adbc_err)?;
-        let reader = st.execute().map_err(adbc_err)?;
-        let mut out = Vec::new();
-        for b in reader {
-            out.push(b.map_err(|e| StoreError::from_engine_message(e.to_string()))?);
-        }
-        Ok(out)
+            let mut st = conn.new_statement().map_err(adbc_err)?;
+            st.set_sql_query(sql).map_err(adbc_err)?;
+            let reader = st.execute().map_err(adbc_err)?;
+            let mut out = Vec::new();
+            for b in reader {
+                out.push(b.map_err(|e| StoreError::from_engine_message(e.to_string()))?);
+            }
+            Ok(out)
+        })
     }
 
     fn execute(&self, sql: &str) -> Result<(), StoreError> {
-        let mut conn = self.queries.get();
-        run(&mut conn, sql)
+        self.with(|e| {
+            let mut conn = e.queries.get();
+            run(&mut conn, sql)
+        })
     }
 }
 

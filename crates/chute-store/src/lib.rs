@@ -5,9 +5,9 @@
 //! Everything here is blocking: callers run it on their own threads (the delivery workers) or in
 //! `spawn_blocking`.
 
+pub mod arrow_fix;
 pub mod embedded;
 pub mod error;
-#[cfg(any(test, feature = "testing"))]
 pub mod faulty;
 pub mod locate;
 pub mod migrations;

@@ -173,6 +173,23 @@ pub fn up(store: &dyn Store, target: Option<u32>) -> Result<Vec<u32>, StoreError
     Ok(done)
 }
 
+/// Makes the schema whole again when a table that should exist is missing (dropped by hand, or
+/// a fresh database behind an old ledger): applies pending migrations, then re-runs the
+/// statements of the applied ones, which are all idempotent (`IF NOT EXISTS`).
+pub fn repair(store: &dyn Store) -> Result<(), StoreError> {
+    up(store, None)?;
+    let l = ledger(store)?;
+    for m in MIGRATIONS {
+        if l.get(&m.version).is_some_and(|r| r.applied) {
+            for stmt in statements(m.up) {
+                store.execute(&stmt)?;
+            }
+        }
+    }
+    tracing::info!("schema repaired");
+    Ok(())
+}
+
 /// Reverts applied migrations above `target`, newest first (`Some(0)` reverts all; `None`
 /// reverts only the newest). Returns the versions reverted.
 pub fn down(store: &dyn Store, target: Option<u32>) -> Result<Vec<u32>, StoreError> {

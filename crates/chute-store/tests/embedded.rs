@@ -194,3 +194,20 @@ fn opening_a_second_engine_in_one_process_is_refused() {
         .expect("second open fails");
     assert!(err.message.contains("already open in this process"), "{}", err.message);
 }
+
+#[test]
+fn a_closed_engine_refuses_calls_and_reopening_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    migrations::up(&store, None).unwrap();
+    store.insert("k6_samples", &samples(10, "kept"), "t").unwrap();
+    chute_store::embedded::close_engine();
+    let e = store.query("SELECT 1", &[]).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unavailable);
+    assert!(e.message.contains("closed"), "{}", e.message);
+    chute_store::embedded::close_engine(); // idempotent
+    let e = EmbeddedStore::open(&EmbeddedOptions { path: dir.path().join("engine"), ..Default::default() })
+        .err()
+        .expect("no second open");
+    assert!(e.message.contains("cannot be opened again"), "{}", e.message);
+}

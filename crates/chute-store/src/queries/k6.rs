@@ -92,17 +92,7 @@ pub fn metric_aggregates(
     run_id: &str,
     only: Option<(&str, &[(String, String)])>,
 ) -> Result<Vec<MetricAggregate>, StoreError> {
-    let mut params: Vec<(String, String)> = vec![("run".into(), run_id.into())];
-    let mut filter = String::new();
-    if let Some((metric, tags)) = only {
-        filter.push_str(" AND metric = {metric:String}");
-        params.push(("metric".into(), metric.into()));
-        for (i, (k, v)) in tags.iter().enumerate() {
-            filter.push_str(&format!(" AND tags[{{k{i}:String}}] = {{v{i}:String}}"));
-            params.push((format!("k{i}"), k.clone()));
-            params.push((format!("v{i}"), v.clone()));
-        }
-    }
+    let (filter, params) = sample_filter(run_id, only);
     // The last sample by time; among samples with the same time, the one stored last.
     let sql = format!(
         "SELECT metric, any(metric_type) AS metric_type, count() AS count, sum(value) AS sum, \
@@ -136,6 +126,48 @@ pub fn metric_aggregates(
         });
     }
     Ok(out)
+}
+
+/// `AND metric = ... AND tags[k] = v ...` with its parameters (`run` is always bound).
+fn sample_filter(run_id: &str, only: Option<(&str, &[(String, String)])>) -> (String, Vec<(String, String)>) {
+    let mut params: Vec<(String, String)> = vec![("run".into(), run_id.into())];
+    let mut filter = String::new();
+    if let Some((metric, tags)) = only {
+        filter.push_str(" AND metric = {metric:String}");
+        params.push(("metric".into(), metric.into()));
+        for (i, (k, v)) in tags.iter().enumerate() {
+            filter.push_str(&format!(" AND tags[{{k{i}:String}}] = {{v{i}:String}}"));
+            params.push((format!("k{i}"), k.clone()));
+            params.push((format!("v{i}"), v.clone()));
+        }
+    }
+    (filter, params)
+}
+
+/// The exact k6 percentile (`quantileExactInclusive`) at `level` (0..=1) of a metric's samples,
+/// or a sub-metric's; None when there are no samples.
+pub fn percentile(
+    store: &dyn Store,
+    run_id: &str,
+    metric: &str,
+    tags: &[(String, String)],
+    level: f64,
+) -> Result<Option<f64>, StoreError> {
+    if !(0.0..=1.0).contains(&level) {
+        return Err(StoreError::new(crate::ErrorKind::Schema, format!("percentile level {level} is outside 0..1")));
+    }
+    let (filter, params) = sample_filter(run_id, Some((metric, tags)));
+    let sql = format!(
+        "SELECT quantileExactInclusive({level:?})(value) AS q, count() AS n FROM k6_samples \
+         WHERE run_id = {{run:String}}{filter}"
+    );
+    let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let batches = store.query(&sql, &p)?;
+    let Some((b, i)) = rows(&batches).next() else { return Ok(None) };
+    if col(b, "n")?.u64(i) == 0 {
+        return Ok(None);
+    }
+    Ok(Some(col(b, "q")?.f64(i)))
 }
 
 /// Passes and fails of one check in one group.

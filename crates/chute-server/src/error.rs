@@ -1,0 +1,120 @@
+//! The one place where errors become HTTP statuses. Every handler returns [`ApiError`]; the
+//! body is JSON `{"error": "..."}` (InfluxDB's shape, which its clients print), and
+//! backpressure carries `Retry-After`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chute_pipeline::PipelineError;
+use chute_store::{ErrorKind, StoreError};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is wrong: the message names what and where.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request body (after decompression) is larger than the configured limit.
+    #[error("request body is larger than the limit of {limit} bytes (limits.max_body_bytes)")]
+    TooLarge { limit: u64 },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The same thing was already done (an import of the same file).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{reason}")]
+    Backpressure { reason: String, retry_after: Duration },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Backpressure { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Backpressure { retry_after, .. } => Some(*retry_after),
+            ApiError::Unavailable(_) => Some(Duration::from_secs(5)),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), error = %self, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), error = %self, "request refused");
+        }
+        let retry = self.retry_after();
+        let mut resp = (status, axum::Json(serde_json::json!({ "error": self.to_string() }))).into_response();
+        if let Some(r) = retry
+            && let Ok(v) = HeaderValue::from_str(&r.as_secs().max(1).to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Backpressure { reason, retry_after } => ApiError::Backpressure { reason, retry_after },
+            PipelineError::Closed => ApiError::Unavailable("chute is shutting down".into()),
+            PipelineError::Store(m) => ApiError::Unavailable(format!("store: {m}")),
+            PipelineError::Spool(m) => ApiError::Internal(format!("spool: {m}")),
+            PipelineError::Setup(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e.kind {
+            ErrorKind::Transient | ErrorKind::Unavailable | ErrorKind::MissingTable => {
+                ApiError::Unavailable(format!("store: {}", e.message))
+            }
+            ErrorKind::Auth => ApiError::Internal(format!("store refused chute's credentials: {}", e.message)),
+            ErrorKind::Data | ErrorKind::Schema => ApiError::Internal(format!("store: {}", e.message)),
+        }
+    }
+}
+
+impl From<chute_k6::K6Error> for ApiError {
+    fn from(e: chute_k6::K6Error) -> Self {
+        use chute_k6::K6Error as K;
+        match e {
+            K::Store(se) => se.into(),
+            K::RunNotFound(_) => ApiError::NotFound(e.to_string()),
+            K::Internal(_) => ApiError::Internal(e.to_string()),
+            K::Emit { source, .. } => match source.downcast::<PipelineError>() {
+                Ok(pe) => (*pe).into(),
+                Err(other) => ApiError::Internal(other.to_string()),
+            },
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}

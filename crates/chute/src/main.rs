@@ -1,0 +1,158 @@
+//! The `chute` command: parses the command line, loads the configuration and runs one command.
+//! Commands that read or write data talk to a running chute over HTTP when one answers at the
+//! configured address, and open the store themselves otherwise (the embedded engine's data
+//! directory can be open in one process only).
+
+mod cli_k6;
+mod client;
+mod local;
+mod ops_cmds;
+mod serve;
+mod table;
+
+use anyhow::Context;
+use chute_config::{Config, Override};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "chute", version, about = "k6 results and telemetry into ClickHouse, without losing anything")]
+pub struct Cli {
+    /// TOML configuration file (also CHUTE_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Set any configuration key, e.g. --set batch.max_rows=100000 (repeatable; beats file and env).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    set: Vec<Override>,
+    /// Where chute keeps its state (data_dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server: receivers, spool, delivery, REST API.
+    Serve {
+        /// Address of the main HTTP listener (server.listen).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Import k6 output files (--out json or --out csv, .gz too).
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Put every sample in this run, whatever the testid tag says.
+        #[arg(long)]
+        run_id: Option<String>,
+        /// Replace what an earlier import of the same file (or the same run) stored.
+        #[arg(long)]
+        replace: bool,
+        /// json or csv (default: detected from the content).
+        #[arg(long)]
+        format: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Send to the chute at this URL instead of the configured address.
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+    },
+    /// k6 runs and their summaries.
+    K6 {
+        #[command(subcommand)]
+        command: cli_k6::K6Command,
+    },
+    /// Schema migrations of the store.
+    Migrate {
+        #[command(subcommand)]
+        command: ops_cmds::MigrateCommand,
+    },
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ops_cmds::ConfigCommand,
+    },
+    /// The spool.
+    Spool {
+        #[command(subcommand)]
+        command: ops_cmds::SpoolCommand,
+    },
+    /// Is a chute running here, and is it ready?
+    Status {
+        /// Wait up to this many seconds for it to become ready.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+    },
+}
+
+fn load_config(cli: &Cli, extra: &[Override]) -> anyhow::Result<Config> {
+    let mut overrides: Vec<Override> = Vec::new();
+    if let Some(d) = &cli.data_dir {
+        overrides.push(Override { key: "data_dir".into(), value: d.clone() });
+    }
+    overrides.extend(cli.set.iter().cloned());
+    overrides.extend(extra.iter().cloned());
+    Ok(chute_config::load(cli.config.as_deref(), std::env::vars(), &overrides)?)
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match config.log.format {
+        chute_config::LogFormat::Json => {
+            let _ = builder.json().try_init();
+        }
+        chute_config::LogFormat::Text => {
+            let _ = builder.with_target(false).try_init();
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("chute: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let extra = match &cli.command {
+        Command::Serve { listen: Some(l) } => vec![Override { key: "server.listen".into(), value: l.clone() }],
+        _ => vec![],
+    };
+    let config = load_config(&cli, &extra)?;
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("chute-rt")
+        .build()
+        .context("cannot start the async runtime")?;
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { .. } => serve::serve(config).await,
+            Command::Import { files, run_id, replace, format, json, server } => {
+                cli_k6::import(&config, files, run_id, replace, format, json, server).await
+            }
+            Command::K6 { command } => cli_k6::run(&config, command).await,
+            Command::Migrate { command } => ops_cmds::migrate(&config, command).await,
+            Command::Config { command } => ops_cmds::config(&config, command),
+            Command::Spool { command } => ops_cmds::spool(&config, command),
+            Command::Status { wait, server } => ops_cmds::status(&config, wait, server).await,
+        }
+    });
+    drop(runtime);
+    // The engine's background threads must be stopped before the process exits.
+    chute_store::embedded::close_engine();
+    code
+}

@@ -1,0 +1,266 @@
+//! Test harness: the real `chute` binary as a child process on 127.0.0.1 with its own data
+//! directory, plus helpers to drive it over HTTP and to read its store after it stopped.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_chute");
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// A running `chute serve`.
+pub struct Chute {
+    pub child: Child,
+    pub url: String,
+    pub dir: PathBuf,
+    pub banner: Vec<String>,
+}
+
+/// `chute` with the test's data directory (and nothing from the environment's CHUTE_*).
+pub fn command(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CHUTE_") {
+            c.env_remove(k);
+        }
+    }
+    c.arg("--data-dir").arg(dir);
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+impl Chute {
+    /// Starts `chute serve` on a free port with `--set` overrides; returns once it is ready.
+    pub fn start(dir: &Path, sets: &[&str]) -> Chute {
+        let mut c = command(dir);
+        c.args(["serve", "--listen", "127.0.0.1:0"]);
+        for s in sets {
+            c.args(["--set", s]);
+        }
+        c.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = c.spawn().expect("chute starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut banner = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("chute printed no listening line within 30 s; banner so far: {banner:?}")
+            });
+            banner.push(line.clone());
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // The rest of the banner, without blocking on it.
+        while let Ok(l) = rx.recv_timeout(Duration::from_millis(50)) {
+            banner.push(l);
+        }
+        let chute = Chute { child, url, dir: dir.to_path_buf(), banner };
+        chute.wait_ready(Duration::from_secs(30));
+        chute
+    }
+
+    pub fn wait_ready(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(r) = ureq_get(&format!("{}/health/ready", self.url))
+                && r.0 == 200
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "chute at {} not ready within {timeout:?}", self.url);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit status.
+    pub fn term(mut self, within: Duration) -> (ExitStatus, Duration) {
+        let t0 = Instant::now();
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return (s, t0.elapsed());
+            }
+            if t0.elapsed() > within {
+                let _ = self.child.kill();
+                panic!("chute did not exit within {within:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Chute {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking GET returning (status, body): plain HTTP/1.0 over std's TcpStream, so it works
+/// inside and outside async tests alike.
+pub fn ureq_get(url: &str) -> Result<(u16, String), String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").ok_or("only http:// urls")?;
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let addr: std::net::SocketAddr = host.parse().map_err(|e| format!("{host}: {e}"))?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&buf);
+    let status: u16 = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or("no status line")?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Runs a `chute` command to completion: (exit code, stdout, stderr).
+pub fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = command(dir).args(args).output().expect("chute runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls `f` until it returns Some, or panics after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Opens the embedded store of a stopped chute's data directory, in this test process.
+pub fn open_store(dir: &Path) -> chute_store::embedded::EmbeddedStore {
+    chute_store::embedded::EmbeddedStore::open(&chute_store::embedded::EmbeddedOptions {
+        path: dir.join("clickhouse"),
+        ingest_connections: 1,
+        query_connections: 1,
+        ..Default::default()
+    })
+    .expect("store opens")
+}
+
+pub fn scalar(store: &dyn chute_store::Store, sql: &str) -> u64 {
+    let b = store.query(sql, &[]).unwrap();
+    chute_store::rows::value_at(b[0].column(0), 0).as_u64().unwrap()
+}
+
+/// The requests of a capture folder (requests.jsonl), in order, with their body bytes.
+pub struct Captured {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub fn captured(folder: &Path) -> Vec<Captured> {
+    let text = std::fs::read_to_string(folder.join("requests.jsonl")).unwrap();
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let n = v["n"].as_u64().unwrap();
+        let body_path = folder.join(format!("body-{n:03}.bin"));
+        let body = std::fs::read(&body_path).unwrap_or_default();
+        let headers = v["headers"]
+            .as_object()
+            .map(|h| h.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
+            .unwrap_or_default();
+        out.push(Captured {
+            method: v["method"].as_str().unwrap().to_string(),
+            path: v["path"].as_str().unwrap_or("").to_string(),
+            headers,
+            body,
+        });
+    }
+    out
+}
+
+/// Sends a captured request to `base` with its original method, path, headers and body.
+pub async fn replay(client: &reqwest::Client, base: &str, r: &Captured) -> reqwest::Response {
+    let mut req = client.request(r.method.parse().unwrap(), format!("{base}{}", r.path)).body(r.body.clone());
+    for (k, v) in &r.headers {
+        let lk = k.to_ascii_lowercase();
+        // Transport headers are the client library's business.
+        if lk == "host" || lk == "content-length" || lk == "accept-encoding" || lk == "connection" {
+            continue;
+        }
+        req = req.header(k.as_str(), v.as_str());
+    }
+    req.send().await.unwrap()
+}
+
+/// Compares a chute summary (JSON) with k6's own `--summary-export` for every metric and
+/// sub-metric k6 reports; returns the differences (empty when equal within 1e-9 relative).
+pub fn compare_with_k6(summary: &serde_json::Value, k6: &serde_json::Value) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let ours: std::collections::HashMap<String, &serde_json::Value> = summary["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap().to_string(), &m["values"]))
+        .collect();
+    for (name, theirs) in k6["metrics"].as_object().unwrap() {
+        let Some(values) = ours.get(name) else {
+            diffs.push(format!("{name}: missing"));
+            continue;
+        };
+        for (stat, v) in theirs.as_object().unwrap() {
+            if stat == "thresholds" || (stat == "rate" && values.get("passes").is_none()) {
+                continue;
+            }
+            let Some(expected) = v.as_f64() else { continue };
+            // The legacy --summary-export calls a rate metric's ratio `value`; chute, like k6's
+            // handleSummary data, calls it `rate`.
+            let key = if stat == "value" && values.get("passes").is_some() { "rate" } else { stat.as_str() };
+            let got = values.get(key).and_then(|x| x.as_f64());
+            match got {
+                Some(g) if (g - expected).abs() <= 1e-9 * expected.abs().max(1e-12) => {}
+                other => diffs.push(format!("{name}.{stat}: k6 {expected}, chute {other:?}")),
+            }
+        }
+        if let Some(th) = theirs.get("thresholds").and_then(|t| t.as_object()) {
+            for (expr, failed) in th {
+                let ok = summary["thresholds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|t| t["metric"] == name.as_str() && t["expression"] == expr.as_str())
+                    .and_then(|t| t["ok"].as_bool());
+                if ok != Some(!failed.as_bool().unwrap()) {
+                    diffs.push(format!("threshold {name} {expr}: k6 failed={failed}, chute ok={ok:?}"));
+                }
+            }
+        }
+    }
+    diffs
+}
