@@ -1,9 +1,8 @@
 # The two commands on a fresh machine: `make run` and `make test`.
 SHELL := /bin/bash
 CARGO ?= cargo
-export CHUTE_CHDB_LIBRARY ?= $(CURDIR)/.venv/lib/python3.11/site-packages/chdb/_chdb.abi3.so
 
-.PHONY: setup build run test lint fmt bench clean
+.PHONY: setup build run test soak lint fmt bench clean
 
 setup:
 	@scripts/setup.sh
@@ -16,6 +15,10 @@ run: build
 
 test: setup
 	$(CARGO) nextest run --release --workspace --no-fail-fast
+
+# The crash test with 1,000 SIGKILLs instead of 20.
+soak: setup
+	SOAK_KILLS=1000 $(CARGO) nextest run --release -p chute --test durability every_acknowledged_sample
 
 lint:
 	$(CARGO) fmt --all --check

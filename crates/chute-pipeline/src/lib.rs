@@ -537,6 +537,20 @@ fn register_gauges(inner: &Arc<Inner>) {
         &[],
         Box::new(move || weak.upgrade().map_or(0.0, |i| i.opts.max_unflushed_bytes as f64)),
     );
+    let weak = Arc::downgrade(inner);
+    m.collector(
+        "chute_batch_fill_rows",
+        "rows in the batch being filled (the open spool segment, or the memory batch), per table",
+        Box::new(move || {
+            let Some(i) = weak.upgrade() else { return Vec::new() };
+            let fill = match (&i.spool, &i.memory) {
+                (Some(s), _) => s.open_fill(),
+                (None, Some(m)) => m.fill(),
+                _ => Vec::new(),
+            };
+            fill.into_iter().map(|(t, rows, _)| (vec![("table".to_string(), t)], rows as f64)).collect()
+        }),
+    );
     if inner.spool.is_some() {
         for (name, help, pick) in [
             ("chute_spool_bytes", "bytes in the spool", 0usize),

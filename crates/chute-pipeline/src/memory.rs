@@ -94,6 +94,12 @@ impl MemoryIntake {
         self.seal_matching(inner, true)
     }
 
+    /// Rows and bytes waiting per table: (table, rows, bytes).
+    pub fn fill(&self) -> Vec<(String, u64, u64)> {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.values().map(|m| (m.table.clone(), m.rows, m.bytes)).collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.open.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
     }

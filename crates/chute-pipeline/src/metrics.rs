@@ -28,6 +28,9 @@ impl Kind {
 /// A value read when metrics are rendered.
 pub type GaugeFn = Box<dyn Fn() -> f64 + Send + Sync>;
 
+/// Labelled values read when metrics are rendered (for label sets that come and go).
+pub type CollectorFn = Box<dyn Fn() -> Vec<(Vec<(String, String)>, f64)> + Send + Sync>;
+
 enum Series {
     Counter(Arc<AtomicU64>),
     Gauge(Arc<Gauge>),
@@ -39,6 +42,7 @@ struct Family {
     help: &'static str,
     kind: Kind,
     series: BTreeMap<Labels, Series>,
+    collector: Option<CollectorFn>,
 }
 
 /// The registry. Cheap to share (`Arc<Metrics>`); series are created on first use and kept.
@@ -132,7 +136,7 @@ impl Metrics {
         f: impl FnOnce(&mut Family) -> T,
     ) -> T {
         let mut fams = self.families.lock().unwrap_or_else(|p| p.into_inner());
-        let fam = fams.entry(name).or_insert_with(|| Family { help, kind, series: BTreeMap::new() });
+        let fam = fams.entry(name).or_insert_with(|| Family { help, kind, series: BTreeMap::new(), collector: None });
         f(fam)
     }
 
@@ -161,6 +165,11 @@ impl Metrics {
         })
     }
 
+    /// A gauge family whose series are produced at render time.
+    pub fn collector(&self, name: &'static str, help: &'static str, f: CollectorFn) {
+        self.with_family(name, help, Kind::Gauge, |fam| fam.collector = Some(f))
+    }
+
     pub fn histogram(
         &self,
         name: &'static str,
@@ -183,6 +192,11 @@ impl Metrics {
         for (name, fam) in fams.iter() {
             let _ = writeln!(out, "# HELP {name} {}", fam.help);
             let _ = writeln!(out, "# TYPE {name} {}", fam.kind.as_str());
+            if let Some(c) = &fam.collector {
+                for (l, v) in c() {
+                    let _ = writeln!(out, "{name}{} {}", fmt_labels(&l, None), fmt_f64(v));
+                }
+            }
             for (l, s) in &fam.series {
                 match s {
                     Series::Counter(c) => {
@@ -216,6 +230,13 @@ impl Metrics {
         let mut obj = serde_json::Map::new();
         for (name, fam) in fams.iter() {
             let mut arr = Vec::new();
+            if let Some(c) = &fam.collector {
+                for (l, v) in c() {
+                    let lab: serde_json::Map<String, serde_json::Value> =
+                        l.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+                    arr.push(serde_json::json!({ "labels": lab, "value": json_f64(v) }));
+                }
+            }
             for (l, s) in &fam.series {
                 let lab: serde_json::Map<String, serde_json::Value> =
                     l.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
@@ -311,5 +332,8 @@ mod tests {
         assert!(text.contains("chute_flush_seconds_count{table=\"t\"} 2"), "{text}");
         assert_eq!(m.counter_sum("chute_rows_received_total", &[("table", "k6_samples")]), 5);
         assert_eq!(h.quantile_bound(0.5), 0.005);
+        m.collector("chute_fill", "fill", Box::new(|| vec![(vec![("table".into(), "t".into())], 7.0)]));
+        assert!(m.render_prometheus().contains("chute_fill{table=\"t\"} 7"));
+        assert_eq!(m.to_json()["chute_fill"][0]["value"], 7.0);
     }
 }

@@ -248,6 +248,8 @@ async fn the_memory_bound_refuses_or_drops_newest_when_asked() {
     .await;
     let err = p.submit("k6_samples", "test", samples(100, 100), Admission::Refuse).await.unwrap_err();
     assert!(matches!(err, PipelineError::Backpressure { .. }), "{err}");
+    let text = p.metrics().render_prometheus();
+    assert!(text.contains("chute_batch_fill_rows{table=\"k6_samples\"} 100"), "{text}");
     p.flush();
     waiting.await.unwrap().unwrap();
     assert_eq!(scalar(store.as_ref(), "SELECT count() FROM k6_samples"), 100, "stored when the submit returned");

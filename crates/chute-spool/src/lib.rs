@@ -444,6 +444,11 @@ impl Spool {
         st
     }
 
+    /// Rows and bytes in each table's open segment: (table, rows, bytes).
+    pub fn open_fill(&self) -> Vec<(String, u64, u64)> {
+        self.writer.open_fill()
+    }
+
     /// Stops the writer after sealing open segments. Appends after this fail with `Closed`.
     pub fn close(&self) -> Result<(), SpoolError> {
         self.writer.close()

@@ -30,6 +30,8 @@ pub(crate) struct WriterHandle {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// First-record time of each open segment (for the "oldest unsent" figure).
     open_since: Arc<Mutex<BTreeMap<String, SystemTime>>>,
+    /// Rows and bytes of each open segment (how full the batch being built is).
+    open_fill: Arc<Mutex<BTreeMap<String, (u64, u64)>>>,
 }
 
 impl WriterHandle {
@@ -68,6 +70,10 @@ impl WriterHandle {
         r
     }
 
+    pub fn open_fill(&self) -> Vec<(String, u64, u64)> {
+        self.open_fill.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(t, (r, b))| (t.clone(), *r, *b)).collect()
+    }
+
     pub fn oldest_open(&self) -> Option<SystemTime> {
         self.open_since.lock().unwrap_or_else(|p| p.into_inner()).values().min().copied()
     }
@@ -99,19 +105,27 @@ struct Writer {
     open: HashMap<String, OpenSeg>,
     next_seq: HashMap<String, u64>,
     open_since: Arc<Mutex<BTreeMap<String, SystemTime>>>,
+    open_fill: Arc<Mutex<BTreeMap<String, (u64, u64)>>>,
     last_sync: Instant,
 }
 
 pub(crate) fn start(shared: Arc<Shared>, next_seq: HashMap<String, u64>) -> Result<WriterHandle, SpoolError> {
     let (tx, rx) = channel();
     let open_since = Arc::new(Mutex::new(BTreeMap::new()));
-    let mut w =
-        Writer { shared, open: HashMap::new(), next_seq, open_since: open_since.clone(), last_sync: Instant::now() };
+    let open_fill = Arc::new(Mutex::new(BTreeMap::new()));
+    let mut w = Writer {
+        shared,
+        open: HashMap::new(),
+        next_seq,
+        open_since: open_since.clone(),
+        open_fill: open_fill.clone(),
+        last_sync: Instant::now(),
+    };
     let thread = std::thread::Builder::new()
         .name("chute-spool-writer".into())
         .spawn(move || w.run(rx))
         .map_err(|e| SpoolError::Io(format!("cannot start spool writer: {e}")))?;
-    Ok(WriterHandle { tx: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)), open_since })
+    Ok(WriterHandle { tx: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)), open_since, open_fill })
 }
 
 struct Pending {
@@ -242,6 +256,7 @@ impl Writer {
         seg.file.write_all(bytes)?;
         seg.len += bytes.len() as u64;
         seg.rows += rows as u64;
+        self.open_fill.lock().unwrap_or_else(|p| p.into_inner()).insert(table.to_string(), (seg.rows, seg.len));
         Ok(())
     }
 
@@ -331,6 +346,7 @@ impl Writer {
     fn seal(&mut self, table: &str) -> Result<(), SpoolError> {
         let Some(seg) = self.open.remove(table) else { return Ok(()) };
         self.open_since.lock().unwrap_or_else(|p| p.into_inner()).remove(table);
+        self.open_fill.lock().unwrap_or_else(|p| p.into_inner()).remove(table);
         if seg.rows == 0 {
             drop(seg.file);
             std::fs::remove_file(&seg.path)?;

@@ -264,3 +264,128 @@ pub fn compare_with_k6(summary: &serde_json::Value, k6: &serde_json::Value) -> V
     }
     diffs
 }
+
+/// A response: status, headers (names in lowercase), body.
+pub type Response = (u16, Vec<(String, String)>, String);
+
+/// A blocking POST over HTTP/1.0.
+pub fn http_post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response, String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").ok_or("only http:// urls")?;
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let addr: std::net::SocketAddr = host.parse().map_err(|e| format!("{host}: {e}"))?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+    let mut req = format!("POST {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    s.write_all(body).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").ok_or("no header end")?;
+    let mut lines = head.lines();
+    let status: u16 =
+        lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).ok_or("no status")?;
+    let hdrs = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok((status, hdrs, body.to_string()))
+}
+
+/// Writes numbered k6 samples (`iter` = the sample's id, run `testid`) to whichever chute
+/// `url` names, recording the ids of every acknowledged (204) write. Connection errors while
+/// chute is down are expected: those writes are simply not acknowledged.
+pub struct Load {
+    pub url: std::sync::Arc<std::sync::Mutex<String>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub acked: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+    pub refused: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub retry_after_seen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(url: &str, testid: &str, lines_per_write: u64) -> Load {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex};
+        let url = Arc::new(Mutex::new(url.to_string()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let refused = Arc::new(AtomicU64::new(0));
+        let retry_after_seen = Arc::new(AtomicBool::new(false));
+        let (u, st, a, r, ra) = (url.clone(), stop.clone(), acked.clone(), refused.clone(), retry_after_seen.clone());
+        let testid = testid.to_string();
+        let thread = std::thread::spawn(move || {
+            let mut next = 0u64;
+            let t0 = 1_795_433_093_000_000_000i64;
+            while !st.load(Ordering::Relaxed) {
+                let first = next;
+                next += lines_per_write;
+                let mut body = String::with_capacity(lines_per_write as usize * 80);
+                for id in first..next {
+                    body.push_str(&format!("crash,testid={testid} value=1,iter={id}i {}\n", t0 + id as i64 * 1000));
+                }
+                let base = u.lock().unwrap().clone();
+                match http_post(&format!("{base}/write?db=k6&precision=ns"), &[("User-Agent", "k6")], body.as_bytes()) {
+                    Ok((204, _, _)) => a.lock().unwrap().extend(first..next),
+                    Ok((429, h, _)) => {
+                        r.fetch_add(1, Ordering::Relaxed);
+                        if h.iter().any(|(k, v)| k == "retry-after" && v.parse::<u64>().is_ok()) {
+                            ra.store(true, Ordering::Relaxed);
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Load { url, stop, acked, refused, retry_after_seen, thread: Some(thread) }
+    }
+
+    pub fn point_at(&self, url: &str) {
+        *self.url.lock().unwrap() = url.to_string();
+    }
+
+    pub fn acked_count(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    /// Stops writing; returns the acknowledged ids.
+    pub fn stop(mut self) -> Vec<u64> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        std::mem::take(&mut *self.acked.lock().unwrap())
+    }
+}
+
+/// A counter's value from chute's /metrics (summed over its series).
+pub fn metric(url: &str, name: &str) -> f64 {
+    let Ok((200, text)) = ureq_get(&format!("{url}/metrics")) else { return 0.0 };
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// Stored ids of the `crash` table rows of run `testid`: (rows, distinct ids, ids).
+pub fn stored_ids(store: &dyn chute_store::Store, testid: &str) -> (u64, u64, std::collections::HashSet<u64>) {
+    let rows = scalar(store, &format!("SELECT count() FROM k6_samples WHERE run_id = '{testid}'"));
+    let distinct = scalar(store, &format!("SELECT uniqExact(iter) FROM k6_samples WHERE run_id = '{testid}'"));
+    let b = store.query(&format!("SELECT DISTINCT iter FROM k6_samples WHERE run_id = '{testid}'"), &[]).unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for batch in &b {
+        for i in 0..batch.num_rows() {
+            if let Some(v) = chute_store::rows::value_at(batch.column(0), i).as_u64() {
+                ids.insert(v);
+            }
+        }
+    }
+    (rows, distinct, ids)
+}
