@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 CHDB_VERSION="26.9.0"
 VENV=".venv"
-STAMP="$VENV/.chute-setup-v1"
+# The stamp names the requirements it installed: a changed requirements file re-runs pip.
+STAMP="$VENV/.chute-setup-$(cat scripts/requirements-test.txt | sha256sum | cut -c1-16)"
 
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
@@ -25,9 +26,13 @@ fi
 if [ -f "$STAMP" ] && [ -f "$VENV/lib/python3.11/site-packages/chdb/_chdb.abi3.so" ]; then
   exit 0
 fi
-echo "setup: creating $VENV with chdb-core==$CHDB_VERSION (the embedded ClickHouse engine, ~180 MB download)"
-python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check --no-deps "chdb-core==$CHDB_VERSION"
+if [ ! -f "$VENV/lib/python3.11/site-packages/chdb/_chdb.abi3.so" ]; then
+  echo "setup: creating $VENV with chdb-core==$CHDB_VERSION (the embedded ClickHouse engine, ~180 MB download)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps "chdb-core==$CHDB_VERSION"
+fi
+echo "setup: installing the Python packages the tests drive chute with"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-test.txt
+rm -f "$VENV"/.chute-setup-*
 touch "$STAMP"
 echo "setup: done"

@@ -300,6 +300,27 @@ mod tests {
     }
 
     #[test]
+    fn clickhouse_passwords_are_masked_and_endpoints_and_users_can_be_set() {
+        let c = load(
+            None,
+            env(&[("CHUTE_STORE_CLICKHOUSE_PASSWORD", "hunter2")]),
+            &[
+                "store.clickhouse.endpoints=http://a:8123, http://b:8123".parse().unwrap(),
+                "clickhouse_http.users=[{name = \"ro\", password = \"s3cret\", readonly = true}]".parse().unwrap(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.store.clickhouse.endpoints, ["http://a:8123", "http://b:8123"]);
+        assert_eq!(c.clickhouse_http.users.len(), 1);
+        assert!(c.clickhouse_http.users[0].readonly);
+        let printed = c.to_masked_toml();
+        assert!(!printed.contains("hunter2") && !printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("password = \"***\""), "{printed}");
+        let e = load(None, env(&[]), &["store.clickhouse.compression=brotli".parse().unwrap()]).unwrap_err();
+        assert!(e.to_string().contains("store.clickhouse.compression"), "{e}");
+    }
+
+    #[test]
     fn secrets_are_masked_when_printed() {
         let mut v: Value =
             toml::from_str("[a]\npassword = \"hunter2\"\nauth_token = \"t\"\nuser = \"bob\"\nempty_password = \"\"\n")

@@ -30,6 +30,7 @@ pub struct Config {
     pub k6: K6Config,
     pub log: LogConfig,
     pub debug: DebugConfig,
+    pub clickhouse_http: ClickhouseHttpConfig,
 }
 
 impl Default for Config {
@@ -46,6 +47,7 @@ impl Default for Config {
             k6: K6Config::default(),
             log: LogConfig::default(),
             debug: DebugConfig::default(),
+            clickhouse_http: ClickhouseHttpConfig::default(),
         }
     }
 }
@@ -78,11 +80,23 @@ pub struct OtlpConfig {
     pub grpc_listen: String,
     /// OTLP/HTTP listener (the OTLP default port is 4318).
     pub http_listen: String,
+    /// Attributes kept per log record, span, data point or resource; the rest are dropped
+    /// (counted in `chute_otlp_attributes_dropped_total`).
+    pub max_attributes: usize,
+    /// Longer attribute values are cut at a character boundary (counted in
+    /// `chute_otlp_attributes_truncated_total`).
+    pub max_attribute_value_bytes: ByteSize,
 }
 
 impl Default for OtlpConfig {
     fn default() -> Self {
-        OtlpConfig { enabled: true, grpc_listen: "127.0.0.1:4317".into(), http_listen: "127.0.0.1:4318".into() }
+        OtlpConfig {
+            enabled: true,
+            grpc_listen: "127.0.0.1:4317".into(),
+            http_listen: "127.0.0.1:4318".into(),
+            max_attributes: 128,
+            max_attribute_value_bytes: ByteSize(8 * 1024),
+        }
     }
 }
 
@@ -102,11 +116,127 @@ pub enum StoreTarget {
 pub struct StoreConfig {
     pub target: StoreTarget,
     pub embedded: EmbeddedConfig,
+    pub clickhouse: ClickhouseConfig,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { target: StoreTarget::Embedded, embedded: EmbeddedConfig::default() }
+        StoreConfig {
+            target: StoreTarget::Embedded,
+            embedded: EmbeddedConfig::default(),
+            clickhouse: ClickhouseConfig::default(),
+        }
+    }
+}
+
+/// How request bodies sent to a ClickHouse server are compressed (`Content-Encoding`).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RemoteCompression {
+    Lz4,
+    Zstd,
+    None,
+}
+
+/// A ClickHouse server or cluster over its HTTP(S) interface (`store.target = "clickhouse"`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickhouseConfig {
+    /// Base URLs of ClickHouse's HTTP interface (`http://host:8123`, `https://host:8443`). Requests
+    /// go round robin over the healthy ones; one that fails is skipped until `/ping` answers.
+    pub endpoints: Vec<String>,
+    pub user: String,
+    pub password: String,
+    /// The database chute's tables live in (created if missing).
+    pub database: String,
+    /// A cluster name from the servers' `remote_servers`: tables become `Replicated*MergeTree`
+    /// `<table>_local` tables plus `Distributed` tables, created `ON CLUSTER`. Empty: one server.
+    pub cluster: String,
+    /// Request body compression: lz4, zstd or none.
+    pub compression: RemoteCompression,
+    pub connect_timeout: Duration,
+    /// The longest one request (an insert, a query, a DDL statement) may take.
+    pub request_timeout: Duration,
+    /// How often an endpoint that failed is probed with `GET /ping`.
+    pub health_check_interval: Duration,
+    /// Let the server buffer inserts (`async_insert=1, wait_for_async_insert=1`). Off: every
+    /// insert is a part of its own, visible when the call returns.
+    pub async_insert: bool,
+    /// A migration lock older than this is taken over (its holder died).
+    pub migration_lock_ttl: Duration,
+    pub tls: ClickhouseTlsConfig,
+}
+
+impl Default for ClickhouseConfig {
+    fn default() -> Self {
+        ClickhouseConfig {
+            endpoints: vec!["http://127.0.0.1:8123".into()],
+            user: "default".into(),
+            password: String::new(),
+            database: "default".into(),
+            cluster: String::new(),
+            compression: RemoteCompression::Lz4,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(60),
+            health_check_interval: Duration::from_secs(5),
+            async_insert: false,
+            migration_lock_ttl: Duration::from_secs(300),
+            tls: ClickhouseTlsConfig::default(),
+        }
+    }
+}
+
+/// TLS for `https://` endpoints (rustls). Empty paths: the Mozilla root certificates, no client
+/// certificate.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickhouseTlsConfig {
+    /// PEM file of the certificate authorities to trust instead of the built-in roots.
+    pub ca_file: String,
+    /// PEM file of a client certificate (chain), for servers that require one.
+    pub cert_file: String,
+    /// PEM file of the client certificate's private key.
+    pub key_file: String,
+}
+
+/// A ClickHouse-compatible HTTP interface over the embedded engine, for ClickHouse's own clients.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickhouseHttpConfig {
+    pub enabled: bool,
+    /// ClickHouse's HTTP port is 8123.
+    pub listen: String,
+    /// Who may connect. A user with `readonly = true` can only read (SELECT, SHOW, DESCRIBE...).
+    pub users: Vec<ClickhouseUser>,
+    /// Statements run at the same time; more wait.
+    pub max_concurrent_queries: u32,
+    /// `X-ClickHouse-Server-Display-Name`. Empty: the host name.
+    pub display_name: String,
+}
+
+impl Default for ClickhouseHttpConfig {
+    fn default() -> Self {
+        ClickhouseHttpConfig {
+            enabled: false,
+            listen: "127.0.0.1:8123".into(),
+            users: vec![ClickhouseUser::default()],
+            max_concurrent_queries: 16,
+            display_name: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickhouseUser {
+    pub name: String,
+    pub password: String,
+    pub readonly: bool,
+}
+
+impl Default for ClickhouseUser {
+    fn default() -> Self {
+        ClickhouseUser { name: "default".into(), password: String::new(), readonly: false }
     }
 }
 

@@ -83,7 +83,7 @@ pub struct K6Importer {
 }
 
 /// Batches submitted but not yet acknowledged, per import.
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 16;
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

@@ -14,6 +14,7 @@ pub enum Encoding {
     Identity,
     Gzip,
     Deflate,
+    Zstd,
 }
 
 pub fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
@@ -23,8 +24,9 @@ pub fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
         "" | "identity" => Ok(Encoding::Identity),
         "gzip" | "x-gzip" => Ok(Encoding::Gzip),
         "deflate" => Ok(Encoding::Deflate),
+        "zstd" => Ok(Encoding::Zstd),
         other => Err(ApiError::UnsupportedMediaType(format!(
-            "unsupported Content-Encoding {other:?} (use gzip, deflate or none)"
+            "unsupported Content-Encoding {other:?} (use gzip, zstd, deflate or none)"
         ))),
     }
 }
@@ -57,9 +59,14 @@ pub fn decompress(enc: Encoding, raw: Bytes, limit: u64) -> Result<Bytes, ApiErr
         Encoding::Identity => return Ok(raw),
         Encoding::Gzip => "gzip",
         Encoding::Deflate => "deflate",
+        Encoding::Zstd => "zstd",
     };
     let reader: Box<dyn Read> = match enc {
         Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&raw[..])),
+        Encoding::Zstd => Box::new(
+            zstd::stream::read::Decoder::new(&raw[..])
+                .map_err(|e| ApiError::BadRequest(format!("invalid zstd body: {e}")))?,
+        ),
         _ => Box::new(flate2::read::ZlibDecoder::new(&raw[..])),
     };
     let mut out = Vec::with_capacity((raw.len() * 4).min(limit as usize));
@@ -95,6 +102,14 @@ mod tests {
         let body = gz(&vec![b'a'; 1_000_000]);
         assert!(body.len() < 10_000);
         assert!(matches!(decompress(Encoding::Gzip, Bytes::from(body), 100_000), Err(ApiError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn zstd_is_decompressed_within_the_limit() {
+        let body = zstd::stream::encode_all(&b"hello zstd"[..], 3).unwrap();
+        assert_eq!(&decompress(Encoding::Zstd, Bytes::from(body), 100).unwrap()[..], b"hello zstd");
+        let big = zstd::stream::encode_all(&vec![b'z'; 1_000_000][..], 3).unwrap();
+        assert!(matches!(decompress(Encoding::Zstd, Bytes::from(big), 10_000), Err(ApiError::TooLarge { .. })));
     }
 
     #[test]

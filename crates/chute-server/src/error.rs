@@ -51,6 +51,21 @@ impl ApiError {
         }
     }
 
+    /// The gRPC code for this error (OTLP/gRPC answers, and OTLP/HTTP error bodies).
+    pub fn grpc_code(&self) -> tonic::Code {
+        match self {
+            ApiError::BadRequest(_) | ApiError::UnsupportedMediaType(_) => tonic::Code::InvalidArgument,
+            ApiError::NotFound(_) => tonic::Code::NotFound,
+            ApiError::TooLarge { .. } => tonic::Code::ResourceExhausted,
+            ApiError::Conflict(_) => tonic::Code::AlreadyExists,
+            ApiError::Backpressure { .. } => tonic::Code::ResourceExhausted,
+            ApiError::Unavailable(_) => tonic::Code::Unavailable,
+            ApiError::Unauthorized(_) => tonic::Code::Unauthenticated,
+            ApiError::Forbidden(_) => tonic::Code::PermissionDenied,
+            ApiError::Internal(_) => tonic::Code::Internal,
+        }
+    }
+
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::Backpressure { retry_after, .. } => Some(*retry_after),

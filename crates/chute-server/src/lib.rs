@@ -11,6 +11,7 @@ mod http_metrics;
 mod influx;
 mod k6;
 mod ops;
+pub mod otlp;
 mod query;
 
 use axum::Router;

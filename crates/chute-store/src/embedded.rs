@@ -47,6 +47,7 @@ struct Engine {
     queries: Pool,
     _db: ManagedDatabase,
     path: PathBuf,
+    library: PathBuf,
     _lock: File,
 }
 
@@ -59,6 +60,7 @@ static CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::ne
 static DRIVER: Mutex<Option<ManagedDriver>> = Mutex::new(None);
 
 /// A handle to the process's engine. Cheap; every handle refers to the same engine.
+#[derive(Clone, Debug)]
 pub struct EmbeddedStore {
     path: PathBuf,
     library: PathBuf,
@@ -157,6 +159,7 @@ impl EmbeddedStore {
             queries: Pool::new(queries),
             _db: db,
             path: opts.path.clone(),
+            library: library.clone(),
             _lock: lock,
         });
         CLOSE_ON_THREAD_EXIT.with(|g| *g.borrow_mut() = Some(CloseGuard));
@@ -166,6 +169,26 @@ impl EmbeddedStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A handle to the engine this process opened, if it is open.
+    pub fn current() -> Option<EmbeddedStore> {
+        let slot = ENGINE.read().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().map(|e| EmbeddedStore { path: e.path.clone(), library: e.library.clone() })
+    }
+
+    /// Runs `f` on a connection of its own, opened for it and closed after it (~0.2 ms), so the
+    /// settings, current database and query parameters it sets reach no other caller. Used by
+    /// [`crate::session`] for the ClickHouse-compatible HTTP interface.
+    pub fn with_private_connection<T>(
+        &self,
+        f: impl FnOnce(&mut PrivateConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with(|e| {
+            let conn = e._db.new_connection().map_err(adbc_err)?;
+            let mut c = PrivateConnection(conn);
+            f(&mut c)
+        })
     }
 
     pub fn library(&self) -> &Path {
@@ -207,7 +230,8 @@ impl Store for EmbeddedStore {
                 if !crate::sql::is_identifier(name) {
                     return Err(StoreError::new(ErrorKind::Schema, format!("bad parameter name {name:?}")));
                 }
-                run(&mut conn, &format!("SET param_{name} = {}", crate::sql::quote(value)))?;
+                let value = crate::sql::escape_param(value);
+                run(&mut conn, &format!("SET param_{name} = {}", crate::sql::quote(&value)))?;
             }
             let mut st = conn.new_statement().map_err(adbc_err)?;
             st.set_sql_query(sql).map_err(adbc_err)?;
@@ -225,6 +249,33 @@ impl Store for EmbeddedStore {
             let mut conn = e.queries.get();
             run(&mut conn, sql)
         })
+    }
+}
+
+/// A connection that belongs to one caller for the duration of
+/// [`EmbeddedStore::with_private_connection`].
+pub struct PrivateConnection(ManagedConnection);
+
+impl PrivateConnection {
+    /// Runs a statement without a result; returns the rows it wrote when the engine says.
+    pub fn execute(&mut self, sql: &str) -> Result<Option<u64>, StoreError> {
+        let mut st = self.0.new_statement().map_err(adbc_err)?;
+        st.set_sql_query(sql).map_err(adbc_err)?;
+        let n = st.execute_update().map_err(adbc_err)?;
+        Ok(n.and_then(|n| u64::try_from(n).ok()))
+    }
+
+    /// Runs a query: its schema (also when there are no rows) and its batches.
+    pub fn query(&mut self, sql: &str) -> Result<(arrow_schema::SchemaRef, Vec<RecordBatch>), StoreError> {
+        let mut st = self.0.new_statement().map_err(adbc_err)?;
+        st.set_sql_query(sql).map_err(adbc_err)?;
+        let reader = st.execute().map_err(adbc_err)?;
+        let schema = arrow_array::RecordBatchReader::schema(&reader);
+        let mut out = Vec::new();
+        for b in reader {
+            out.push(b.map_err(|e| StoreError::from_engine_message(e.to_string()))?);
+        }
+        Ok((schema, out))
     }
 }
 

@@ -82,4 +82,10 @@ impl<S: Store> Store for FaultyStore<S> {
         }
         self.inner.ping()
     }
+    fn cluster(&self) -> Option<&crate::cluster::Cluster> {
+        self.inner.cluster()
+    }
+    fn migration_lock_ttl(&self) -> Option<std::time::Duration> {
+        self.inner.migration_lock_ttl()
+    }
 }

@@ -1,11 +1,13 @@
-//! The only place that knows ClickHouse: store targets (the embedded engine, and a null target),
-//! the error classification that drives retries, schema migrations, and the SQL behind every
-//! question chute answers.
+//! The only place that knows ClickHouse: store targets (the embedded engine, a ClickHouse server
+//! or cluster over HTTP, and a null target), the error classification that drives retries, schema
+//! migrations (and their cluster form), the SQL behind every question chute answers, and the
+//! engine side of the ClickHouse-compatible HTTP interface ([`session`]).
 //!
 //! Everything here is blocking: callers run it on their own threads (the delivery workers) or in
 //! `spawn_blocking`.
 
 pub mod arrow_fix;
+pub mod cluster;
 pub mod embedded;
 pub mod error;
 pub mod faulty;
@@ -13,7 +15,10 @@ pub mod locate;
 pub mod migrations;
 pub mod null;
 pub mod queries;
+pub mod remote;
 pub mod rows;
+pub mod scan;
+pub mod session;
 pub mod sql;
 
 pub use error::{ErrorKind, StoreError};
@@ -41,6 +46,18 @@ pub trait Store: Send + Sync {
     fn ping(&self) -> Result<(), StoreError> {
         self.query("SELECT 1", &[]).map(|_| ())
     }
+
+    /// The cluster chute's tables are spread over, when this store is one: migrations then run
+    /// rewritten as `ON CLUSTER` DDL (see [`cluster`]).
+    fn cluster(&self) -> Option<&cluster::Cluster> {
+        None
+    }
+
+    /// Set when other chute processes may share this store: migrations then hold chute's
+    /// migration lock, whose claims expire after this long. None for a store of this process only.
+    fn migration_lock_ttl(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
@@ -58,5 +75,11 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn ping(&self) -> Result<(), StoreError> {
         (**self).ping()
+    }
+    fn cluster(&self) -> Option<&cluster::Cluster> {
+        (**self).cluster()
+    }
+    fn migration_lock_ttl(&self) -> Option<std::time::Duration> {
+        (**self).migration_lock_ttl()
     }
 }

@@ -31,8 +31,12 @@ macro_rules! migration {
 }
 
 /// Every migration, in order.
-pub static MIGRATIONS: &[Migration] =
-    &[migration!(1, "0001_dead_letters"), migration!(2, "0002_k6"), migration!(3, "0003_influx_points")];
+pub static MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_dead_letters"),
+    migration!(2, "0002_k6"),
+    migration!(3, "0003_influx_points"),
+    migration!(4, "0004_otel"),
+];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version UInt32,
@@ -93,8 +97,16 @@ struct LedgerRow {
     seq: u64,
 }
 
+/// Runs one of chute's DDL statements as this store needs it (rewritten for a cluster).
+fn run_ddl(store: &dyn Store, stmt: &str) -> Result<(), StoreError> {
+    for s in crate::cluster::ddl_for(store, stmt)? {
+        store.execute(&s)?;
+    }
+    Ok(())
+}
+
 fn ledger(store: &dyn Store) -> Result<std::collections::BTreeMap<u32, LedgerRow>, StoreError> {
-    store.execute(LEDGER)?;
+    run_ddl(store, LEDGER)?;
     let batches = store.query(
         "SELECT version, argMax(applied, seq), argMax(checksum, seq), max(seq) \
          FROM schema_migrations GROUP BY version ORDER BY version",
@@ -149,7 +161,16 @@ pub fn is_current(store: &dyn Store) -> Result<bool, StoreError> {
 }
 
 /// Applies every pending migration up to `target` (all when None). Returns the versions applied.
+/// On a store other chute processes share, this holds chute's migration lock (see
+/// [`crate::cluster`]).
 pub fn up(store: &dyn Store, target: Option<u32>) -> Result<Vec<u32>, StoreError> {
+    match store.migration_lock_ttl() {
+        Some(ttl) => crate::cluster::with_migration_lock(store, ttl, || up_unlocked(store, target)),
+        None => up_unlocked(store, target),
+    }
+}
+
+fn up_unlocked(store: &dyn Store, target: Option<u32>) -> Result<Vec<u32>, StoreError> {
     let l = ledger(store)?;
     let mut seq = l.values().map(|r| r.seq).max().unwrap_or(0);
     let mut done = Vec::new();
@@ -161,8 +182,7 @@ pub fn up(store: &dyn Store, target: Option<u32>) -> Result<Vec<u32>, StoreError
             continue;
         }
         for stmt in statements(m.up) {
-            store
-                .execute(&stmt)
+            run_ddl(store, &stmt)
                 .map_err(|e| StoreError { message: format!("migration {} failed: {}", m.name, e.message), ..e })?;
         }
         seq += 1;
@@ -182,7 +202,7 @@ pub fn repair(store: &dyn Store) -> Result<(), StoreError> {
     for m in MIGRATIONS {
         if l.get(&m.version).is_some_and(|r| r.applied) {
             for stmt in statements(m.up) {
-                store.execute(&stmt)?;
+                run_ddl(store, &stmt)?;
             }
         }
     }
@@ -203,7 +223,7 @@ pub fn down(store: &dyn Store, target: Option<u32>) -> Result<Vec<u32>, StoreErr
     let mut done = Vec::new();
     for m in to_revert.into_iter().rev() {
         for stmt in statements(m.down) {
-            store.execute(&stmt)?;
+            run_ddl(store, &stmt)?;
         }
         seq += 1;
         record(store, m, false, seq)?;

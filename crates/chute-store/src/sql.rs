@@ -21,6 +21,24 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// A query parameter value in ClickHouse's escaped (TabSeparated) text form, which is how the
+/// engine reads `param_<name>` values: a backslash, tab or newline inside would otherwise end or
+/// change the value.
+pub fn escape_param(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Letters, digits and `_`, not starting with a digit, at most 128 bytes.
 pub fn is_identifier(s: &str) -> bool {
     !s.is_empty()
@@ -44,5 +62,6 @@ mod tests {
         assert_eq!(quote(r"a\'; DROP TABLE x; --"), r"'a\\\'; DROP TABLE x; --'");
         assert!(is_identifier("run_id") && !is_identifier("1x") && !is_identifier("a b") && !is_identifier(""));
         assert_eq!(quote_identifier("gro`up"), "`gro\\`up`");
+        assert_eq!(escape_param("a\tb\nc\\d"), "a\\tb\\nc\\\\d");
     }
 }

@@ -49,8 +49,7 @@ fn a_missing_engine_library_is_a_clear_error_not_a_crash() {
         path: dir.path().join("engine"),
         ..Default::default()
     })
-    .err()
-    .expect("open fails");
+    .expect_err("open fails");
     assert_eq!(err.kind, ErrorKind::Unavailable);
     assert_eq!(err.message, "chDB engine not found at /nonexistent/chdb/_chdb.abi3.so; run `make setup`");
 }
@@ -65,8 +64,7 @@ fn a_file_that_is_not_the_engine_is_a_clear_error_not_a_crash() {
         path: dir.path().join("engine"),
         ..Default::default()
     })
-    .err()
-    .expect("open fails");
+    .expect_err("open fails");
     assert_eq!(err.kind, ErrorKind::Unavailable);
     assert!(err.message.contains("could not be loaded") && err.message.contains("make setup"), "{}", err.message);
 }
@@ -83,8 +81,7 @@ fn a_shared_object_without_the_adbc_entry_point_is_a_clear_error() {
         path: dir.path().join("engine"),
         ..Default::default()
     })
-    .err()
-    .expect("open fails");
+    .expect_err("open fails");
     assert!(err.message.contains("could not be loaded"), "{}", err.message);
 }
 
@@ -190,8 +187,7 @@ fn opening_a_second_engine_in_one_process_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _store = open(dir.path());
     let err = EmbeddedStore::open(&EmbeddedOptions { path: dir.path().join("other"), ..Default::default() })
-        .err()
-        .expect("second open fails");
+        .expect_err("second open fails");
     assert!(err.message.contains("already open in this process"), "{}", err.message);
 }
 
@@ -207,7 +203,6 @@ fn a_closed_engine_refuses_calls_and_reopening_clearly() {
     assert!(e.message.contains("closed"), "{}", e.message);
     chute_store::embedded::close_engine(); // idempotent
     let e = EmbeddedStore::open(&EmbeddedOptions { path: dir.path().join("engine"), ..Default::default() })
-        .err()
-        .expect("no second open");
+        .expect_err("no second open");
     assert!(e.message.contains("cannot be opened again"), "{}", e.message);
 }

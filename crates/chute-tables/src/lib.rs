@@ -9,6 +9,7 @@ pub mod columns;
 pub mod dead_letters;
 pub mod influx;
 pub mod k6;
+pub mod otel;
 
 use arrow_schema::SchemaRef;
 
@@ -27,7 +28,7 @@ impl std::fmt::Debug for TableDef {
 
 /// Every table chute inserts into through the pipeline.
 pub fn all() -> Vec<TableDef> {
-    vec![k6::SAMPLES, k6::METRICS, k6::IMPORTS, influx::POINTS, dead_letters::DEAD_LETTERS]
+    [&[k6::SAMPLES, k6::METRICS, k6::IMPORTS, influx::POINTS, dead_letters::DEAD_LETTERS][..], &otel::TABLES].concat()
 }
 
 /// Looks a table up by name.

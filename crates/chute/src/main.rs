@@ -3,8 +3,10 @@
 //! configured address, and open the store themselves otherwise (the embedded engine's data
 //! directory can be open in one process only).
 
+mod bench_cmd;
 mod cli_k6;
 mod client;
+mod loadgen_cmd;
 mod local;
 mod ops_cmds;
 mod serve;
@@ -87,6 +89,13 @@ enum Command {
         #[arg(long, value_name = "URL")]
         server: Option<String>,
     },
+    /// Send k6 load to a chute and report throughput, latency and visibility.
+    Loadgen(Box<loadgen_cmd::LoadgenArgs>),
+    /// Benchmarks: the engine's ceiling, k6 import, chute end to end.
+    Bench {
+        #[command(subcommand)]
+        command: bench_cmd::BenchCommand,
+    },
 }
 
 fn load_config(cli: &Cli, extra: &[Override]) -> anyhow::Result<Config> {
@@ -149,6 +158,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Command::Config { command } => ops_cmds::config(&config, command),
             Command::Spool { command } => ops_cmds::spool(&config, command),
             Command::Status { wait, server } => ops_cmds::status(&config, wait, server).await,
+            Command::Loadgen(args) => loadgen_cmd::loadgen(*args).await,
+            Command::Bench { command } => bench_cmd::run(&config, command).await,
         }
     });
     drop(runtime);

@@ -22,30 +22,39 @@ pub async fn serve(config: Config) -> anyhow::Result<i32> {
     let pipeline = Pipeline::start(PipelineOptions::from_config(&config), store.clone(), Metrics::new())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = AppState::new(config.clone(), pipeline.clone(), store.clone(), fault);
-    let listener = tokio::net::TcpListener::bind(&config.server.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
-    let addr = listener.local_addr()?;
-    print_banner(&config, addr);
+
+    // Every listener is bound before anything is printed, so a port in use fails the start.
+    let main = bind(&config.server.listen, "server.listen").await?;
+    let addr = main.local_addr()?;
+    let mut listeners = vec![(main, chute_server::router(state.clone()))];
+    let mut extra_lines = Vec::new();
+    if config.otlp.enabled {
+        let grpc = bind(&config.otlp.grpc_listen, "otlp.grpc_listen").await?;
+        let http = bind(&config.otlp.http_listen, "otlp.http_listen").await?;
+        extra_lines.push(format!("OTLP/gRPC on {}, OTLP/HTTP on http://{}", grpc.local_addr()?, http.local_addr()?));
+        listeners.push((grpc, chute_server::otlp::grpc_router(state.clone())));
+        listeners.push((http, chute_server::otlp::http_router(state.clone())));
+    }
+    print_banner(&config, addr, &extra_lines);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let http = {
+    let mut servers = Vec::new();
+    for (listener, router) in listeners {
         let mut rx = stop_rx.clone();
-        let router = chute_server::router(state.clone());
-        tokio::spawn(async move {
+        servers.push(tokio::spawn(async move {
             chute_server::serve(listener, router, async move {
                 let _ = rx.wait_for(|s| *s).await;
             })
             .await
-        })
-    };
+        }));
+    }
 
     let signal = wait_for_signal().await;
     tracing::info!(signal, "shutting down: no new data is accepted; delivering what is buffered");
     let deadline = config.server.shutdown_timeout.get();
     let _ = stop_tx.send(true);
     // In-flight requests finish (they are waiting for the spool); bounded by the deadline.
-    let _ = tokio::time::timeout(deadline, http).await;
+    let _ = tokio::time::timeout(deadline, futures_join_all(servers)).await;
     let report = pipeline.shutdown(deadline).await;
     if report.drained {
         tracing::info!("all data delivered; bye");
@@ -53,6 +62,16 @@ pub async fn serve(config: Config) -> anyhow::Result<i32> {
         tracing::info!(rows_left = report.rows_left, "rows left in the spool are delivered at the next start");
     }
     Ok(0)
+}
+
+async fn bind(addr: &str, key: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ({key})"))
+}
+
+async fn futures_join_all<T>(handles: Vec<tokio::task::JoinHandle<T>>) {
+    for h in handles {
+        let _ = h.await;
+    }
 }
 
 async fn wait_for_signal() -> &'static str {
@@ -71,7 +90,7 @@ async fn wait_for_signal() -> &'static str {
     }
 }
 
-fn print_banner(config: &Config, addr: std::net::SocketAddr) {
+fn print_banner(config: &Config, addr: std::net::SocketAddr, extra_lines: &[String]) {
     let url = format!("http://{addr}");
     let store = match config.store.target {
         chute_config::StoreTarget::Embedded => {
@@ -93,5 +112,8 @@ fn print_banner(config: &Config, addr: std::net::SocketAddr) {
     println!("  chute k6 runs");
     println!("  chute k6 summary my-run");
     println!();
+    for line in extra_lines {
+        println!("{line}");
+    }
     println!("Health {url}/health/ready, metrics {url}/metrics, runs {url}/api/v1/k6/runs");
 }

@@ -39,6 +39,8 @@ impl Chute {
     pub fn start(dir: &Path, sets: &[&str]) -> Chute {
         let mut c = command(dir);
         c.args(["serve", "--listen", "127.0.0.1:0"]);
+        // Tests run in parallel: every listener takes a free port.
+        c.args(["--set", "otlp.grpc_listen=127.0.0.1:0", "--set", "otlp.http_listen=127.0.0.1:0"]);
         for s in sets {
             c.args(["--set", s]);
         }

@@ -1,0 +1,327 @@
+//! What is sent: a [`Payload`] turns a request number into a ready message (bodies are
+//! generated before the run starts, so producing one costs a clone or a copy and a few patched
+//! bytes) and makes the visibility markers with the probe that finds them in chute.
+//!
+//! Kinds today: [`PayloadKind::Influx`] (k6's InfluxDB output) and [`PayloadKind::K6Json`]
+//! (k6 `--out json` bodies posted to the import endpoint). Further kinds (OTLP logs, traces
+//! and metrics over HTTP, Prometheus remote write, HTTP JSON events, NATS publish) are further
+//! variants and implementations built from their fixtures; a transport other than HTTP (NATS)
+//! is a further [`Message`] variant with its own connection type in [`crate::http`]'s place.
+
+use crate::LoadgenError;
+use crate::k6gen::{K6Model, write_json_metric, write_json_point, write_line_protocol};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// The protocols the generator speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum PayloadKind {
+    /// InfluxDB v1 `/write?db=k6&precision=ns`, line protocol as k6 writes it, `User-Agent: k6`.
+    #[serde(rename = "influx")]
+    Influx,
+    /// `POST /api/v1/k6/import` of a k6 `--out json` body (one run per request).
+    #[serde(rename = "k6-json")]
+    K6Json,
+}
+
+impl std::str::FromStr for PayloadKind {
+    type Err = LoadgenError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "influx" | "influxdb" => Ok(PayloadKind::Influx),
+            "k6-json" | "json" => Ok(PayloadKind::K6Json),
+            other => Err(LoadgenError::Spec(format!("unknown protocol {other:?} (influx, k6-json)"))),
+        }
+    }
+}
+
+impl PayloadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadKind::Influx => "influx",
+            PayloadKind::K6Json => "k6-json",
+        }
+    }
+}
+
+/// One HTTP request, ready to send.
+#[derive(Clone, Debug)]
+pub struct HttpMessage {
+    pub method: &'static str,
+    /// Path and query, appended to the target's URL.
+    pub path: String,
+    pub headers: Vec<(&'static str, &'static str)>,
+    pub body: Bytes,
+}
+
+/// A message on its transport.
+#[derive(Clone, Debug)]
+pub enum Message {
+    Http(HttpMessage),
+}
+
+/// A message and the rows it carries.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub message: Message,
+    pub rows: u64,
+}
+
+/// How to see that a marker became queryable: `GET path` until the JSON number at `field`
+/// reaches `at_least`.
+#[derive(Clone, Debug)]
+pub struct VisibilityProbe {
+    pub path: String,
+    pub field: &'static str,
+    pub at_least: u64,
+}
+
+/// What a payload says about itself for the report.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PayloadInfo {
+    pub protocol: PayloadKind,
+    /// The run id (k6 `testid`) of the samples; with k6-json the base of the per-request ids.
+    pub run_id: String,
+    /// How the runs are named (k6-json: one run per request).
+    pub run_ids: String,
+    pub rows_per_request: u64,
+    pub bytes_per_request: u64,
+    pub distinct_bodies: usize,
+}
+
+pub trait Payload: Send + Sync {
+    fn info(&self) -> &PayloadInfo;
+    /// Request number `seq` (from 0).
+    fn message(&self, seq: u64) -> Outgoing;
+    /// A marker carrying one row under the unique id `id`, and how to find it.
+    fn marker(&self, id: &str, now_ns: i64) -> Option<(Outgoing, VisibilityProbe)>;
+}
+
+/// How to build a payload.
+#[derive(Clone, Debug)]
+pub struct PayloadOptions {
+    pub rows_per_request: usize,
+    /// Distinct bodies generated up front and sent in turn.
+    pub bodies: usize,
+    pub run_id: String,
+    pub seed: u64,
+    /// Timestamp of the first sample (Unix ns).
+    pub start_ns: i64,
+}
+
+pub fn build(kind: PayloadKind, opts: &PayloadOptions) -> Result<Arc<dyn Payload>, LoadgenError> {
+    if opts.rows_per_request == 0 {
+        return Err(LoadgenError::Spec("rows per request must be at least 1".into()));
+    }
+    if opts.run_id.is_empty() || !opts.run_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(LoadgenError::Spec(format!(
+            "run id {:?}: use letters, digits, '-', '_' and '.' only",
+            opts.run_id
+        )));
+    }
+    Ok(match kind {
+        PayloadKind::Influx => Arc::new(Influx::new(opts)),
+        PayloadKind::K6Json => Arc::new(K6Json::new(opts)),
+    })
+}
+
+fn marker_probe(id: &str) -> VisibilityProbe {
+    VisibilityProbe { path: format!("/api/v1/k6/runs/{id}"), field: "samples", at_least: 1 }
+}
+
+const INFLUX_PATH: &str = "/write?db=k6&precision=ns";
+
+/// k6's InfluxDB output: every sample of the run carries the same `testid`.
+pub struct Influx {
+    info: PayloadInfo,
+    bodies: Vec<Bytes>,
+}
+
+impl Influx {
+    fn new(o: &PayloadOptions) -> Self {
+        let mut model = K6Model::new(o.seed, o.start_ns);
+        let mut bodies = Vec::new();
+        for _ in 0..o.bodies.max(1) {
+            let mut buf = Vec::with_capacity(o.rows_per_request * 260);
+            for _ in 0..o.rows_per_request {
+                write_line_protocol(&mut buf, &model.next_sample(), &o.run_id, None);
+            }
+            bodies.push(Bytes::from(buf));
+        }
+        let bytes = bodies.iter().map(|b| b.len() as u64).sum::<u64>() / bodies.len() as u64;
+        Influx {
+            info: PayloadInfo {
+                protocol: PayloadKind::Influx,
+                run_id: o.run_id.clone(),
+                run_ids: o.run_id.clone(),
+                rows_per_request: o.rows_per_request as u64,
+                bytes_per_request: bytes,
+                distinct_bodies: bodies.len(),
+            },
+            bodies,
+        }
+    }
+}
+
+fn influx_message(body: Bytes) -> Message {
+    Message::Http(HttpMessage { method: "POST", path: INFLUX_PATH.into(), headers: vec![("user-agent", "k6")], body })
+}
+
+impl Payload for Influx {
+    fn info(&self) -> &PayloadInfo {
+        &self.info
+    }
+
+    fn message(&self, seq: u64) -> Outgoing {
+        let body = self.bodies[(seq % self.bodies.len() as u64) as usize].clone();
+        Outgoing { message: influx_message(body), rows: self.info.rows_per_request }
+    }
+
+    fn marker(&self, id: &str, now_ns: i64) -> Option<(Outgoing, VisibilityProbe)> {
+        let body = format!("loadgen_marker,testid={id} value=1 {now_ns}\n");
+        Some((Outgoing { message: influx_message(Bytes::from(body)), rows: 1 }, marker_probe(id)))
+    }
+}
+
+/// k6 JSON files posted to the import endpoint. An import is one run and chute refuses a body
+/// it has seen before, so every request carries its own testid `<run id>-<seq, 8 digits>`,
+/// patched into a copy of a pre-generated body.
+pub struct K6Json {
+    info: PayloadInfo,
+    templates: Vec<(Bytes, Vec<usize>)>,
+}
+
+const SEQ_DIGITS: usize = 8;
+
+impl K6Json {
+    fn new(o: &PayloadOptions) -> Self {
+        let mut model = K6Model::new(o.seed, o.start_ns);
+        let placeholder = format!("{}-{}", o.run_id, "0".repeat(SEQ_DIGITS));
+        let mut templates = Vec::new();
+        for _ in 0..o.bodies.max(1) {
+            let mut buf = Vec::with_capacity(o.rows_per_request * 340);
+            let mut at = Vec::with_capacity(o.rows_per_request);
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..o.rows_per_request {
+                let s = model.next_sample();
+                if seen.insert(s.metric) {
+                    write_json_metric(&mut buf, s.metric);
+                }
+                write_json_point(&mut buf, &s, &placeholder, Some(&mut at));
+            }
+            // Offsets of the sequence digits.
+            let digits: Vec<usize> = at.into_iter().map(|p| p + o.run_id.len() + 1).collect();
+            templates.push((Bytes::from(buf), digits));
+        }
+        let bytes = templates.iter().map(|t| t.0.len() as u64).sum::<u64>() / templates.len() as u64;
+        K6Json {
+            info: PayloadInfo {
+                protocol: PayloadKind::K6Json,
+                run_id: o.run_id.clone(),
+                run_ids: format!("{}-NNNNNNNN (one run per request)", o.run_id),
+                rows_per_request: o.rows_per_request as u64,
+                bytes_per_request: bytes,
+                distinct_bodies: templates.len(),
+            },
+            templates,
+        }
+    }
+
+    /// The run id of request `seq`.
+    pub fn run_of(run_id: &str, seq: u64) -> String {
+        format!("{run_id}-{:0width$}", seq % 10u64.pow(SEQ_DIGITS as u32), width = SEQ_DIGITS)
+    }
+}
+
+fn import_message(body: Bytes) -> Message {
+    Message::Http(HttpMessage {
+        method: "POST",
+        path: "/api/v1/k6/import?format=json".into(),
+        headers: vec![("content-type", "application/x-ndjson")],
+        body,
+    })
+}
+
+impl Payload for K6Json {
+    fn info(&self) -> &PayloadInfo {
+        &self.info
+    }
+
+    fn message(&self, seq: u64) -> Outgoing {
+        let (template, digits) = &self.templates[(seq % self.templates.len() as u64) as usize];
+        let id = format!("{:0width$}", seq % 10u64.pow(SEQ_DIGITS as u32), width = SEQ_DIGITS);
+        let mut body = template.to_vec();
+        for &at in digits {
+            body[at..at + SEQ_DIGITS].copy_from_slice(id.as_bytes());
+        }
+        Outgoing { message: import_message(Bytes::from(body)), rows: self.info.rows_per_request }
+    }
+
+    fn marker(&self, id: &str, now_ns: i64) -> Option<(Outgoing, VisibilityProbe)> {
+        let mut body = Vec::new();
+        write_json_metric(&mut body, "loadgen_marker");
+        let s = crate::k6gen::Sample {
+            metric: "loadgen_marker",
+            time_ns: now_ns,
+            value: 1.0,
+            tags: crate::k6gen::Tags::default(),
+        };
+        write_json_point(&mut body, &s, id, None);
+        Some((Outgoing { message: import_message(Bytes::from(body)), rows: 1 }, marker_probe(id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(rows: usize) -> PayloadOptions {
+        PayloadOptions {
+            rows_per_request: rows,
+            bodies: 3,
+            run_id: "lg-t".into(),
+            seed: 1,
+            start_ns: 1_795_433_093_000_000_000,
+        }
+    }
+
+    fn body(o: &Outgoing) -> String {
+        let Message::Http(m) = &o.message;
+        String::from_utf8(m.body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn influx_bodies_have_exactly_the_rows_and_the_testid() {
+        let p = build(PayloadKind::Influx, &opts(500)).unwrap();
+        for seq in 0..4 {
+            let o = p.message(seq);
+            assert_eq!(o.rows, 500);
+            let text = body(&o);
+            assert_eq!(text.lines().count(), 500);
+            assert!(text.lines().all(|l| l.contains(",testid=lg-t") && l.contains("value=")), "{text}");
+        }
+        assert_eq!(body(&p.message(0)), body(&p.message(3)), "bodies are sent in turn");
+        assert_ne!(body(&p.message(0)), body(&p.message(1)));
+        let (m, probe) = p.marker("lg-t-m00001", 5).unwrap();
+        assert_eq!(body(&m), "loadgen_marker,testid=lg-t-m00001 value=1 5\n");
+        assert_eq!(probe.path, "/api/v1/k6/runs/lg-t-m00001");
+    }
+
+    #[test]
+    fn k6_json_bodies_carry_one_testid_per_request() {
+        let p = build(PayloadKind::K6Json, &opts(300)).unwrap();
+        let a = body(&p.message(7));
+        let points: Vec<serde_json::Value> = a
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["type"] == "Point")
+            .collect();
+        assert_eq!(points.len(), 300);
+        assert!(points.iter().all(|v| v["data"]["tags"]["testid"] == "lg-t-00000007"));
+        assert!(a.lines().next().unwrap().contains("\"type\":\"Metric\""));
+        let b = body(&p.message(10));
+        assert!(b.contains("\"testid\":\"lg-t-00000010\"") && !b.contains("lg-t-00000007"));
+        assert_eq!(K6Json::run_of("lg-t", 10), "lg-t-00000010");
+        assert!(build(PayloadKind::K6Json, &PayloadOptions { run_id: "a b".into(), ..opts(1) }).is_err());
+    }
+}

@@ -1,0 +1,9 @@
+DROP TABLE IF EXISTS otel_traces_trace_id_ts_mv;
+DROP TABLE IF EXISTS otel_traces_trace_id_ts;
+DROP TABLE IF EXISTS otel_traces;
+DROP TABLE IF EXISTS otel_logs;
+DROP TABLE IF EXISTS otel_metrics_gauge;
+DROP TABLE IF EXISTS otel_metrics_sum;
+DROP TABLE IF EXISTS otel_metrics_histogram;
+DROP TABLE IF EXISTS otel_metrics_exponential_histogram;
+DROP TABLE IF EXISTS otel_metrics_summary;

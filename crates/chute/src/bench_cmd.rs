@@ -1,0 +1,983 @@
+//! `chute bench`: throughput and latency figures of this machine.
+//!
+//! - `ceiling`: the embedded engine alone: k6-shaped Arrow batches inserted straight into a
+//!   fresh store (no chute pipeline). chute end to end cannot beat it.
+//! - `k6-import`: `chute import` (this binary, as a child process) of a generated k6 JSON file.
+//! - `e2e`: `chute serve` (this binary, as a child process) fed by the load generator: the
+//!   closed model finds the peak, the open model at 70% of it measures acknowledgement latency
+//!   and visibility; peak RSS from /proc, flush latency from chute's /metrics. Variants: spool
+//!   on, spool off, null store (the receive path alone).
+//! - `report`: combines the steps' JSON with the machine's description into one file and
+//!   prints the table; `compare`: two such files side by side.
+//!
+//! Benchmarks print figures; nothing here asserts a timing.
+
+use crate::table::{Table, thousands};
+use anyhow::{Context, bail};
+use chute_config::Config;
+use chute_loadgen::{LoadOptions, Model, PayloadKind, Scenario, parse_duration};
+use clap::Subcommand;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// The engine's ceiling: k6-shaped Arrow batches inserted directly into a fresh embedded store.
+    Ceiling {
+        /// Rows to insert.
+        #[arg(long, default_value_t = 2_000_000)]
+        rows: u64,
+        /// Row shape (k6: k6_samples rows as the fixture's run has them).
+        #[arg(long, default_value = "k6")]
+        shape: String,
+        /// Rows per Arrow batch (one insert each).
+        #[arg(long, default_value_t = 100_000)]
+        batch_rows: usize,
+        /// Where the temporary store goes (default: the system's temp directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// `chute import` of a generated k6 --out json file (cached in --dir by size).
+    K6Import {
+        #[arg(long, default_value_t = 5_000_000)]
+        samples: u64,
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// chute serve under the load generator: peak (closed model), latency at 70% of the peak
+    /// (open model), peak RSS, flush latency, visibility; per variant.
+    E2e {
+        #[arg(long, default_value = "influx")]
+        protocol: PayloadKind,
+        /// Length of the open-model measurement.
+        #[arg(long, default_value = "20s")]
+        duration: String,
+        /// Length of each closed-model run of the peak search.
+        #[arg(long, default_value = "10s")]
+        peak_duration: String,
+        /// Connections tried by the peak search (the best one is the peak).
+        #[arg(long, value_delimiter = ',', default_value = "4,8")]
+        connections: Vec<usize>,
+        /// spool (defaults), no-spool (--set spool.enabled=false), null (--set store.target=null).
+        #[arg(long, value_delimiter = ',', default_value = "spool,no-spool,null")]
+        variants: Vec<String>,
+        #[arg(long, default_value_t = 5000)]
+        rows_per_request: usize,
+        /// Extra setting for every chute started (repeatable), e.g. batch.max_rows=400000.
+        #[arg(long = "server-set", value_name = "KEY=VALUE")]
+        server_set: Vec<String>,
+        /// The engine ceiling (rows/s) to compare with.
+        #[arg(long)]
+        ceiling: Option<f64>,
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Combines step results (--json outputs) with the machine's description; prints the table.
+    Report {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write the combined result here.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// A label for the run (e.g. the git commit).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Two combined results side by side, with the change in percent.
+    Compare { a: PathBuf, b: PathBuf },
+}
+
+/// One line of the results table.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct BenchRow {
+    pub scenario: String,
+    pub rows_per_s: f64,
+    pub ack_p50_ms: Option<f64>,
+    pub ack_p99_ms: Option<f64>,
+    pub flush_p99_ms: Option<f64>,
+    pub visibility_p99_ms: Option<f64>,
+    pub peak_rss_bytes: Option<u64>,
+    pub ratio_to_ceiling: Option<f64>,
+}
+
+/// What one step prints with --json.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepResult {
+    pub kind: String,
+    pub rows: Vec<BenchRow>,
+    #[serde(default)]
+    pub details: serde_json::Value,
+}
+
+/// The combined file `make bench` writes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchFile {
+    pub date: String,
+    pub label: Option<String>,
+    pub machine: Machine,
+    pub ceiling_rows_per_s: Option<f64>,
+    pub rows: Vec<BenchRow>,
+    pub targets: Vec<TargetCheck>,
+    pub steps: Vec<StepResult>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Machine {
+    pub nproc: usize,
+    pub cpu: String,
+    pub ram_bytes: u64,
+    pub kernel: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TargetCheck {
+    pub target: String,
+    pub measured: String,
+    pub met: Option<bool>,
+}
+
+fn bench_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let d = dir.unwrap_or_else(|| std::env::temp_dir().join("chute-bench"));
+    std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+    Ok(std::path::absolute(&d).unwrap_or(d))
+}
+
+fn emit(step: &StepResult, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(step)?);
+    }
+    Ok(())
+}
+
+/// Human lines go to stderr when stdout carries JSON.
+macro_rules! say {
+    ($json:expr, $($t:tt)*) => {
+        if $json { eprintln!($($t)*) } else { println!($($t)*) }
+    };
+}
+
+pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<i32> {
+    match cmd {
+        BenchCommand::Ceiling { rows, shape, batch_rows, dir, json } => {
+            if shape != "k6" {
+                bail!("--shape {shape:?}: only k6 is available");
+            }
+            let dir = match dir {
+                Some(d) => Some(bench_dir(Some(d))?),
+                None => None,
+            };
+            let config = config.clone();
+            let step =
+                tokio::task::spawn_blocking(move || ceiling(&config, rows, batch_rows.max(1), dir, json)).await??;
+            emit(&step, json)?;
+            Ok(0)
+        }
+        BenchCommand::K6Import { samples, dir, json } => {
+            let step = k6_import(samples, &bench_dir(dir)?, json).await?;
+            emit(&step, json)?;
+            Ok(0)
+        }
+        BenchCommand::E2e {
+            protocol,
+            duration,
+            peak_duration,
+            connections,
+            variants,
+            rows_per_request,
+            server_set,
+            ceiling,
+            dir,
+            json,
+        } => {
+            let spec = E2eSpec {
+                protocol,
+                duration: parse_duration(&duration)?,
+                peak_duration: parse_duration(&peak_duration)?,
+                connections: if connections.is_empty() { vec![4] } else { connections },
+                rows_per_request,
+                server_set,
+                ceiling,
+                json,
+            };
+            let dir = bench_dir(dir)?;
+            let mut rows = Vec::new();
+            let mut details = Vec::new();
+            for v in &variants {
+                let (row, detail) = e2e_variant(&spec, v, &dir).await?;
+                rows.push(row);
+                details.push(detail);
+            }
+            if !json {
+                print!("{}", render_rows(&rows));
+            }
+            emit(&StepResult { kind: "e2e".into(), rows, details: serde_json::Value::Array(details) }, json)?;
+            Ok(0)
+        }
+        BenchCommand::Report { files, out, label } => report(&files, out.as_deref(), label),
+        BenchCommand::Compare { a, b } => compare(&a, &b),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ceiling
+
+/// k6_samples batches built from the load generator's k6 model, as the InfluxDB decoder builds
+/// them (tags in line order, `url` back among the tags, empty tags left out).
+fn k6_batches(rows: usize, batch_rows: usize, testid: &str) -> Vec<arrow_array::RecordBatch> {
+    use chute_tables::k6::{SampleRow, SamplesBuilder};
+    let mut model = chute_loadgen::k6gen::K6Model::new(42, 1_795_433_093_000_000_000);
+    let mut out = Vec::new();
+    let mut b = SamplesBuilder::new();
+    for _ in 0..rows {
+        let s = model.next_sample();
+        let mut url = None;
+        let mut testid_done = false;
+        for (k, v) in s.tags.iter() {
+            if !testid_done && k > "testid" {
+                b.tags.insert("testid", testid);
+                testid_done = true;
+            }
+            if k == "url" {
+                url = Some(v);
+            } else if !v.is_empty() {
+                b.tags.insert(k, v);
+            }
+        }
+        if !testid_done {
+            b.tags.insert("testid", testid);
+        }
+        if let Some(u) = url {
+            b.tags.insert("url", u);
+        }
+        b.end_row(&SampleRow {
+            run_id: testid,
+            timestamp_us: s.time_ns.div_euclid(1000),
+            metric: s.metric,
+            metric_type: chute_loadgen::k6gen::metric_kind(s.metric).0,
+            value: s.value,
+            vu: None,
+            iter: None,
+            source: "influxdb:k6",
+        });
+        if b.len() >= batch_rows {
+            out.push(b.finish());
+        }
+    }
+    if !b.is_empty() {
+        out.push(b.finish());
+    }
+    out
+}
+
+fn ceiling(
+    config: &Config,
+    rows: u64,
+    batch_rows: usize,
+    dir: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<StepResult> {
+    use chute_store::Store;
+    use chute_store::embedded::{EmbeddedOptions, EmbeddedStore, close_engine};
+    let inserts = rows.div_ceil(batch_rows as u64) as usize;
+    // At most 10 distinct batches are built (and sent in turn) to keep memory bounded.
+    let distinct = inserts.min(10);
+    let built_rows = (distinct * batch_rows).min(rows as usize);
+    let t_build = Instant::now();
+    let batches = k6_batches(built_rows, batch_rows, "bench-ceiling");
+    let build_s = t_build.elapsed().as_secs_f64();
+    let arrow_bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() / batches.len();
+
+    let parent = dir.unwrap_or_else(std::env::temp_dir);
+    let root = parent.join(format!("chute-ceiling-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let result = (|| -> anyhow::Result<StepResult> {
+        let store = EmbeddedStore::open(&EmbeddedOptions {
+            chdb_library: config.store.embedded.chdb_library.clone(),
+            libpython: config.store.embedded.libpython.clone(),
+            path: root.join("clickhouse"),
+            ingest_connections: 1,
+            query_connections: 1,
+        })
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+        chute_store::migrations::up(&store, None).context("applying migrations")?;
+        let (mut left, mut i) = (rows, 0usize);
+        let t0 = Instant::now();
+        while left > 0 {
+            let b = &batches[i % batches.len()];
+            let b = if (b.num_rows() as u64) > left { b.slice(0, left as usize) } else { b.clone() };
+            store
+                .insert("k6_samples", &b, &format!("bench-ceiling:{i}"))
+                .map_err(|e| anyhow::anyhow!("insert {i}: {}", e.message))?;
+            left -= b.num_rows() as u64;
+            i += 1;
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let b = store.query("SELECT count() FROM k6_samples", &[]).map_err(|e| anyhow::anyhow!(e.message))?;
+        let stored = chute_store::rows::value_at(b[0].column(0), 0).as_u64().unwrap_or(0);
+        let rate = rows as f64 / secs;
+        say!(
+            json,
+            "engine ceiling (k6 shape): {} rows in {i} inserts of up to {} rows: {secs:.2} s, {} rows/s \
+             (~{:.0} MB/s of Arrow; {} rows stored)",
+            thousands(rows),
+            thousands(batch_rows as u64),
+            thousands(rate as u64),
+            rate * arrow_bytes as f64 / batch_rows as f64 / 1e6,
+            thousands(stored)
+        );
+        if stored != rows {
+            bail!("the store holds {stored} rows after inserting {rows}");
+        }
+        Ok(StepResult {
+            kind: "ceiling".into(),
+            rows: vec![BenchRow {
+                scenario: "engine ceiling (k6 rows, Arrow ingest)".into(),
+                rows_per_s: rate,
+                ratio_to_ceiling: Some(1.0),
+                ..Default::default()
+            }],
+            details: serde_json::json!({
+                "rows": rows, "inserts": i, "batch_rows": batch_rows, "seconds": secs,
+                "build_seconds": build_s, "arrow_bytes_per_batch": arrow_bytes,
+            }),
+        })
+    })();
+    close_engine();
+    let _ = std::fs::remove_dir_all(&root);
+    result
+}
+
+// ---------------------------------------------------------------------------------------------
+// k6 import
+
+/// This binary, for child processes; CHUTE_* variables of the caller are not passed on.
+fn chute_command(data_dir: &Path) -> anyhow::Result<Command> {
+    let exe = std::env::current_exe().context("cannot find the chute binary")?;
+    let mut c = Command::new(exe);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CHUTE_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("RUST_LOG", "warn");
+    c.arg("--data-dir").arg(data_dir);
+    Ok(c)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+async fn k6_import(samples: u64, dir: &Path, json: bool) -> anyhow::Result<StepResult> {
+    let file = dir.join(format!("k6-{samples}.json.gz"));
+    if !file.is_file() {
+        say!(json, "generating {} ({} samples, k6 --out json shape)…", file.display(), thousands(samples));
+        let tmp = dir.join(format!("k6-{samples}.json.gz.tmp"));
+        let t0 = Instant::now();
+        let tmp2 = tmp.clone();
+        tokio::task::spawn_blocking(move || {
+            chute_loadgen::k6gen::write_k6_json_file(
+                &tmp2,
+                samples,
+                "bench-k6-import",
+                7,
+                1_795_433_093_000_000_000,
+                true,
+            )
+        })
+        .await??;
+        std::fs::rename(&tmp, &file)?;
+        say!(json, "  generated in {:.1} s", t0.elapsed().as_secs_f64());
+    }
+    let size = std::fs::metadata(&file)?.len();
+    let data = dir.join(format!("k6-import-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    // A port nothing listens on: the import opens the store itself instead of finding a server.
+    let port = free_port()?;
+    let mut cmd = chute_command(&data)?;
+    cmd.args(["--set", &format!("server.listen=127.0.0.1:{port}"), "import", "--json"]).arg(&file);
+    let t0 = Instant::now();
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await??;
+    let wall = t0.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&data);
+    if !out.status.success() {
+        bail!("chute import failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).context("chute import --json output")?;
+    let imported = r["samples"].as_u64().unwrap_or(0);
+    if imported != samples {
+        bail!("chute import stored {imported} samples of {samples}");
+    }
+    let rate = samples as f64 / wall;
+    say!(
+        json,
+        "k6 import: {} samples ({:.0} MB gzip) in {wall:.2} s: {} samples/s (process start to exit; \
+         the import itself {:.2} s, {} samples/s)",
+        thousands(samples),
+        size as f64 / 1e6,
+        thousands(rate as u64),
+        r["seconds"].as_f64().unwrap_or(0.0),
+        thousands(r["samples_per_second"].as_f64().unwrap_or(0.0) as u64)
+    );
+    Ok(StepResult {
+        kind: "k6_import".into(),
+        rows: vec![BenchRow {
+            scenario: format!("k6 import ({} samples, json.gz)", thousands(samples)),
+            rows_per_s: rate,
+            ..Default::default()
+        }],
+        details: serde_json::json!({
+            "samples": samples, "file_bytes": size, "wall_seconds": wall,
+            "import_seconds": r["seconds"], "import_samples_per_second": r["samples_per_second"],
+        }),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// e2e
+
+struct E2eSpec {
+    protocol: PayloadKind,
+    duration: Duration,
+    peak_duration: Duration,
+    connections: Vec<usize>,
+    rows_per_request: usize,
+    server_set: Vec<String>,
+    ceiling: Option<f64>,
+    json: bool,
+}
+
+/// A `chute serve` child.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path, sets: &[String], log: &Path) -> anyhow::Result<Server> {
+        let mut c = chute_command(data)?;
+        c.args(["serve", "--listen", "127.0.0.1:0"]);
+        for s in sets {
+            c.args(["--set", s]);
+        }
+        let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log_file);
+        let mut child = c.spawn().context("cannot start chute serve")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Reads (and drops) everything, so the child never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.split("listening on ").nth(1) {
+                        let url = rest.split_whitespace().next().unwrap_or_default().to_string();
+                        return Ok(Server { child, url });
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    bail!("chute serve printed no listening line within 60 s (log: {})", log.display());
+                }
+            }
+        }
+    }
+
+    async fn wait_ready(&self, http: &reqwest::Client) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = http.get(format!("{}/health/ready", self.url)).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("chute at {} not ready within 60 s", self.url);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// VmHWM: the most resident memory the process ever had.
+    fn peak_rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kib: u64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    /// SIGTERM, then waits (SIGKILL after 60 s).
+    async fn stop(mut self) {
+        // SAFETY: a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Cumulative bucket counts (by upper bound) of a histogram in Prometheus text, summed over
+/// its series.
+fn histogram_buckets(text: &str, name: &str) -> Vec<(f64, f64)> {
+    let prefix = format!("{name}_bucket{{");
+    let mut by_le: std::collections::BTreeMap<u64, (f64, f64)> = Default::default();
+    for line in text.lines().filter(|l| l.starts_with(&prefix)) {
+        let Some(le) = line.split("le=\"").nth(1).and_then(|r| r.split('"').next()) else { continue };
+        let le: f64 = if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap_or(f64::NAN) };
+        let Some(v) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else { continue };
+        if le.is_nan() {
+            continue;
+        }
+        let e = by_le.entry(le.to_bits()).or_insert((le, 0.0));
+        e.1 += v;
+    }
+    let mut v: Vec<(f64, f64)> = by_le.into_values().collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v
+}
+
+/// The upper bound (ms) of the bucket holding the 99th percentile of what was observed between
+/// two scrapes; None without observations.
+fn p99_between(before: &[(f64, f64)], after: &[(f64, f64)]) -> Option<f64> {
+    let diff: Vec<(f64, f64)> = after
+        .iter()
+        .map(|(le, n)| (*le, n - before.iter().find(|(l, _)| l == le).map(|(_, m)| *m).unwrap_or(0.0)))
+        .collect();
+    let total = diff.last().map(|(_, n)| *n).unwrap_or(0.0);
+    if total <= 0.0 {
+        return None;
+    }
+    let want = (0.99 * total).ceil();
+    diff.iter().find(|(_, n)| *n >= want).map(|(le, _)| le * 1000.0)
+}
+
+async fn scrape(http: &reqwest::Client, url: &str) -> String {
+    match http.get(format!("{url}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+fn variant_sets(variant: &str) -> anyhow::Result<Vec<String>> {
+    Ok(match variant {
+        "spool" => vec![],
+        "no-spool" => vec!["spool.enabled=false".into()],
+        "null" => vec!["store.target=null".into()],
+        other => bail!("unknown variant {other:?} (spool, no-spool, null)"),
+    })
+}
+
+fn variant_label(protocol: PayloadKind, variant: &str) -> String {
+    let v = match variant {
+        "spool" => "spool on",
+        "no-spool" => "spool off",
+        "null" => "null store",
+        other => other,
+    };
+    format!("e2e {} ({v})", protocol.as_str())
+}
+
+async fn e2e_variant(spec: &E2eSpec, variant: &str, dir: &Path) -> anyhow::Result<(BenchRow, serde_json::Value)> {
+    let json = spec.json;
+    let mut sets = variant_sets(variant)?;
+    sets.extend(spec.server_set.iter().cloned());
+    let data = dir.join(format!("e2e-{variant}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data)?;
+    let log = dir.join(format!("e2e-{variant}.log"));
+    let server = Server::start(&data, &sets, &log)?;
+    let http = reqwest::Client::new();
+    let result = async {
+        server.wait_ready(&http).await?;
+        let label = variant_label(spec.protocol, variant);
+        say!(json, "{label}: chute at {} (sets: {sets:?})", server.url);
+
+        // The peak: closed model, the best of the connection counts tried.
+        let mut best: Option<chute_loadgen::Report> = None;
+        let mut tries = Vec::new();
+        for &c in &spec.connections {
+            let level = c as f64;
+            let mut o = LoadOptions::new(
+                &server.url,
+                spec.protocol,
+                Model::Closed,
+                Scenario::Baseline.profile(level, spec.peak_duration, 1.0),
+            );
+            o.scenario = Scenario::Baseline;
+            o.rows_per_request = spec.rows_per_request;
+            o.visibility_interval = None;
+            o.progress = !json;
+            let r = chute_loadgen::run(o).await?;
+            say!(
+                json,
+                "  closed, {c} connections: {} rows/s, ack p50 {:.1} ms p99 {:.1} ms, 429 {}, errors {}",
+                thousands(r.rows.per_second as u64),
+                r.ack_latency.as_ref().map(|l| l.p50_ms).unwrap_or(0.0),
+                r.ack_latency.as_ref().map(|l| l.p99_ms).unwrap_or(0.0),
+                r.requests.rejected,
+                r.requests.errors
+            );
+            tries.push(serde_json::json!({"connections": c, "rows_per_s": r.rows.per_second,
+                "ack_p50_ms": r.ack_latency.as_ref().map(|l| l.p50_ms), "ack_p99_ms": r.ack_latency.as_ref().map(|l| l.p99_ms),
+                "rejected": r.requests.rejected, "errors": r.requests.errors}));
+            if best.as_ref().is_none_or(|b| r.rows.per_second > b.rows.per_second) {
+                best = Some(r);
+            }
+        }
+        let peak = best.context("no closed-model run")?;
+        if peak.rows.acked == 0 {
+            bail!("nothing was acknowledged in the peak search: {:?}", peak.requests.error_examples);
+        }
+
+        // 70% of the peak: open model, with visibility markers; flush latency over this phase.
+        let rate = 0.7 * peak.rows.per_second / spec.rows_per_request as f64;
+        let before = histogram_buckets(&scrape(&http, &server.url).await, "chute_flush_duration_seconds");
+        let mut o = LoadOptions::new(
+            &server.url,
+            spec.protocol,
+            Model::Open,
+            Scenario::Baseline.profile(rate, spec.duration, 1.0),
+        );
+        o.scenario = Scenario::Baseline;
+        o.rows_per_request = spec.rows_per_request;
+        o.progress = !json;
+        let open = chute_loadgen::run(o).await?;
+        let after = histogram_buckets(&scrape(&http, &server.url).await, "chute_flush_duration_seconds");
+        let flush_p99 = p99_between(&before, &after);
+        let rss = server.peak_rss();
+        let ack = open.ack_latency.clone().unwrap_or_default();
+        let vis = open.visibility.latency.as_ref().map(|l| l.p99_ms);
+        say!(
+            json,
+            "  open at 70% ({rate:.1} requests/s): {} rows/s, ack p50 {:.1} ms p99 {:.1} ms, visibility p99 {}, \
+             flush p99 {}, 429 {}, errors {}, overflow {}; peak RSS {}",
+            thousands(open.rows.per_second as u64),
+            ack.p50_ms,
+            ack.p99_ms,
+            vis.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "-".into()),
+            flush_p99.map(|v| format!("≤{v:.0} ms")).unwrap_or_else(|| "-".into()),
+            open.requests.rejected,
+            open.requests.errors,
+            open.requests.overflow,
+            rss.map(mib).unwrap_or_else(|| "-".into()),
+        );
+        let row = BenchRow {
+            scenario: label,
+            rows_per_s: peak.rows.per_second,
+            ack_p50_ms: open.ack_latency.as_ref().map(|l| l.p50_ms),
+            ack_p99_ms: open.ack_latency.as_ref().map(|l| l.p99_ms),
+            flush_p99_ms: flush_p99,
+            visibility_p99_ms: vis,
+            peak_rss_bytes: rss,
+            ratio_to_ceiling: spec.ceiling.filter(|c| *c > 0.0).map(|c| peak.rows.per_second / c),
+        };
+        let detail = serde_json::json!({
+            "variant": variant, "sets": sets, "peak_search": tries,
+            "peak": {"rows_per_s": peak.rows.per_second, "connections": peak.profile.start,
+                     "ack_latency": peak.ack_latency},
+            "open": open,
+        });
+        Ok((row, detail))
+    }
+    .await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&data);
+    result
+}
+
+fn mib(b: u64) -> String {
+    format!("{} MiB", thousands(b / (1 << 20)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// report and compare
+
+fn opt_ms(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.is_infinite() => ">60 s".into(),
+        Some(v) if v >= 100.0 => format!("{v:.0} ms"),
+        Some(v) => format!("{v:.1} ms"),
+        None => "-".into(),
+    }
+}
+
+fn render_rows(rows: &[BenchRow]) -> String {
+    let mut t = Table::new(&[
+        "scenario",
+        "rows/s",
+        "ack p50",
+        "ack p99",
+        "flush p99",
+        "visibility p99",
+        "peak RSS",
+        "of ceiling",
+    ]);
+    for r in rows {
+        t.row(vec![
+            r.scenario.clone(),
+            thousands(r.rows_per_s.round() as u64),
+            opt_ms(r.ack_p50_ms),
+            opt_ms(r.ack_p99_ms),
+            r.flush_p99_ms.map(|v| format!("≤{}", opt_ms(Some(v)))).unwrap_or_else(|| "-".into()),
+            opt_ms(r.visibility_p99_ms),
+            r.peak_rss_bytes.map(mib).unwrap_or_else(|| "-".into()),
+            r.ratio_to_ceiling.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    t.render()
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let ram_kib: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Machine {
+        nproc: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cpu,
+        ram_bytes: ram_kib * 1024,
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
+    }
+}
+
+fn describe(m: &Machine) -> String {
+    format!("{} CPUs ({}), {:.1} GiB RAM, Linux {}", m.nproc, m.cpu, m.ram_bytes as f64 / (1u64 << 30) as f64, m.kernel)
+}
+
+fn utc_now() -> String {
+    let ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64 * 1_000_000_000)
+        .unwrap_or(0);
+    chute_loadgen::k6gen::rfc3339_nano(ns)
+}
+
+/// The issue's targets, judged on the measured rows.
+fn check_targets(ceiling: Option<f64>, rows: &[BenchRow]) -> Vec<TargetCheck> {
+    let find = |needle: &str| rows.iter().find(|r| r.scenario.contains(needle));
+    let spool = find("(spool on)");
+    let no_spool = find("(spool off)");
+    let mut out = Vec::new();
+    let mut add = |target: &str, measured: String, met: Option<bool>| {
+        out.push(TargetCheck { target: target.into(), measured, met })
+    };
+    match spool {
+        Some(r) => add(
+            "k6 end to end ≥ 500,000 samples/s",
+            format!("{} rows/s", thousands(r.rows_per_s as u64)),
+            Some(r.rows_per_s >= 500_000.0),
+        ),
+        None => add("k6 end to end ≥ 500,000 samples/s", "not measured".into(), None),
+    }
+    match ceiling {
+        Some(c) => add("engine alone ~1 M rows/s", format!("{} rows/s", thousands(c as u64)), Some(c >= 900_000.0)),
+        None => add("engine alone ~1 M rows/s", "not measured".into(), None),
+    }
+    match spool.and_then(|r| r.ack_p99_ms) {
+        Some(p) => add("ack p99 ≤ 25 ms at 70% of peak", format!("{p:.1} ms"), Some(p <= 25.0)),
+        None => add("ack p99 ≤ 25 ms at 70% of peak", "not measured".into(), None),
+    }
+    match (spool, no_spool) {
+        (Some(a), Some(b)) if b.rows_per_s > 0.0 => {
+            let cost = 1.0 - a.rows_per_s / b.rows_per_s;
+            add("the spool costs ≤ 15% of throughput", format!("{:.0}%", cost * 100.0), Some(cost <= 0.15))
+        }
+        _ => add("the spool costs ≤ 15% of throughput", "not measured".into(), None),
+    }
+    match (spool, ceiling) {
+        (Some(a), Some(c)) if c > 0.0 => {
+            let r = a.rows_per_s / c;
+            add("chute ≥ 60% of the engine ceiling", format!("{:.0}%", r * 100.0), Some(r >= 0.6))
+        }
+        _ => add("chute ≥ 60% of the engine ceiling", "not measured".into(), None),
+    }
+    match spool.and_then(|r| r.peak_rss_bytes.map(|b| (b, r.rows_per_s))) {
+        Some((b, rate)) => add(
+            "peak RSS ≤ 1.5 GiB at 500k rows/s",
+            format!("{} at up to {} rows/s", mib(b), thousands(rate as u64)),
+            // Only judged when the load reached 500k rows/s.
+            (rate >= 500_000.0 || b as f64 > 1.5 * (1u64 << 30) as f64)
+                .then_some(b as f64 <= 1.5 * (1u64 << 30) as f64),
+        ),
+        None => add("peak RSS ≤ 1.5 GiB at 500k rows/s", "not measured".into(), None),
+    }
+    out
+}
+
+fn render_targets(t: &[TargetCheck]) -> String {
+    let mut s = String::new();
+    for c in t {
+        let mark = match c.met {
+            Some(true) => "met",
+            Some(false) => "NOT met",
+            None => "not judged",
+        };
+        s.push_str(&format!("  {:<40} {:<32} {mark}\n", c.target, c.measured));
+    }
+    s
+}
+
+fn report(files: &[PathBuf], out: Option<&Path>, label: Option<String>) -> anyhow::Result<i32> {
+    let mut steps: Vec<StepResult> = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let step: StepResult =
+            serde_json::from_str(&text).with_context(|| format!("{}: not a bench step result", f.display()))?;
+        steps.push(step);
+    }
+    let ceiling = steps.iter().find(|s| s.kind == "ceiling").and_then(|s| s.rows.first()).map(|r| r.rows_per_s);
+    let mut rows: Vec<BenchRow> = steps.iter().flat_map(|s| s.rows.iter().cloned()).collect();
+    if let Some(c) = ceiling {
+        for r in &mut rows {
+            r.ratio_to_ceiling = Some(r.rows_per_s / c);
+        }
+    }
+    let file = BenchFile {
+        date: utc_now(),
+        label,
+        machine: machine(),
+        ceiling_rows_per_s: ceiling,
+        targets: check_targets(ceiling, &rows),
+        rows,
+        steps,
+    };
+    print_file(&file);
+    if let Some(out) = out {
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(out, serde_json::to_string_pretty(&file)?)?;
+        println!("\nwritten to {}", out.display());
+    }
+    Ok(0)
+}
+
+fn print_file(f: &BenchFile) {
+    println!(
+        "chute bench, {}{}: {}",
+        f.date,
+        f.label.as_deref().map(|l| format!(" ({l})")).unwrap_or_default(),
+        describe(&f.machine)
+    );
+    println!();
+    print!("{}", render_rows(&f.rows));
+    println!();
+    println!("targets:");
+    print!("{}", render_targets(&f.targets));
+}
+
+fn compare(a: &Path, b: &Path) -> anyhow::Result<i32> {
+    let load = |p: &Path| -> anyhow::Result<BenchFile> {
+        let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: not a bench result file", p.display()))
+    };
+    let (fa, fb) = (load(a)?, load(b)?);
+    println!("A: {} {}: {}", a.display(), fa.date, describe(&fa.machine));
+    println!("B: {} {}: {}", b.display(), fb.date, describe(&fb.machine));
+    println!();
+    let mut t = Table::new(&["scenario", "figure", "A", "B", "change"]);
+    let change = |x: f64, y: f64| if x == 0.0 { "-".to_string() } else { format!("{:+.1}%", (y - x) / x * 100.0) };
+    for ra in &fa.rows {
+        let Some(rb) = fb.rows.iter().find(|r| r.scenario == ra.scenario) else {
+            t.row(vec![ra.scenario.clone(), "(only in A)".into(), String::new(), String::new(), String::new()]);
+            continue;
+        };
+        t.row(vec![
+            ra.scenario.clone(),
+            "rows/s".into(),
+            thousands(ra.rows_per_s as u64),
+            thousands(rb.rows_per_s as u64),
+            change(ra.rows_per_s, rb.rows_per_s),
+        ]);
+        let figures: [(&str, Option<f64>, Option<f64>); 4] = [
+            ("ack p50 ms", ra.ack_p50_ms, rb.ack_p50_ms),
+            ("ack p99 ms", ra.ack_p99_ms, rb.ack_p99_ms),
+            ("flush p99 ms", ra.flush_p99_ms, rb.flush_p99_ms),
+            ("visibility p99 ms", ra.visibility_p99_ms, rb.visibility_p99_ms),
+        ];
+        for (name, x, y) in figures {
+            if let (Some(x), Some(y)) = (x, y) {
+                t.row(vec![String::new(), name.into(), format!("{x:.1}"), format!("{y:.1}"), change(x, y)]);
+            }
+        }
+        if let (Some(x), Some(y)) = (ra.peak_rss_bytes, rb.peak_rss_bytes) {
+            t.row(vec![String::new(), "peak RSS".into(), mib(x), mib(y), change(x as f64, y as f64)]);
+        }
+    }
+    for rb in fb.rows.iter().filter(|r| !fa.rows.iter().any(|x| x.scenario == r.scenario)) {
+        t.row(vec![rb.scenario.clone(), "(only in B)".into(), String::new(), String::new(), String::new()]);
+    }
+    print!("{}", t.render());
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flush_p99_comes_from_the_bucket_differences() {
+        let before = "chute_flush_duration_seconds_bucket{table=\"k6_samples\",le=\"0.01\"} 10\n\
+                      chute_flush_duration_seconds_bucket{table=\"k6_samples\",le=\"0.1\"} 10\n\
+                      chute_flush_duration_seconds_bucket{table=\"k6_samples\",le=\"+Inf\"} 10\n";
+        let after = "chute_flush_duration_seconds_bucket{table=\"k6_samples\",le=\"0.01\"} 10\n\
+                     chute_flush_duration_seconds_bucket{table=\"k6_samples\",le=\"0.1\"} 110\n\
+                     chute_flush_duration_seconds_bucket{table=\"k6_samples\",le=\"+Inf\"} 110\n\
+                     chute_flush_duration_seconds_count{table=\"k6_samples\"} 110\n";
+        let b = histogram_buckets(before, "chute_flush_duration_seconds");
+        let a = histogram_buckets(after, "chute_flush_duration_seconds");
+        assert_eq!(a.len(), 3);
+        assert_eq!(p99_between(&b, &a), Some(100.0));
+        assert_eq!(p99_between(&a, &a), None);
+    }
+
+    #[test]
+    fn ceiling_batches_have_the_k6_samples_schema() {
+        let b = k6_batches(2500, 1000, "t");
+        assert_eq!(b.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), vec![1000, 1000, 500]);
+        assert_eq!(b[0].schema(), chute_tables::k6::samples_schema());
+    }
+}

@@ -1,0 +1,292 @@
+//! `chute loadgen` and `chute bench` through the real binary against a real chute (embedded
+//! engine): what the generator reports as acknowledged is what lands, the open model counts
+//! every intended request and measures from the schedule, thresholds set the exit code, and
+//! the engine benchmark runs. No timing is asserted as a performance figure.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// Runs `chute loadgen ARGS --json`; returns (exit code, report).
+fn loadgen(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = vec!["loadgen"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let (code, out, err) = run(dir, &all);
+    let report = serde_json::from_str(&out).unwrap_or_else(|e| panic!("loadgen JSON ({e}): {out}\nstderr: {err}"));
+    (code, report)
+}
+
+fn u(v: &serde_json::Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+fn run_samples(url: &str, run: &str) -> u64 {
+    ureq_get(&format!("{url}/api/v1/k6/runs/{run}"))
+        .ok()
+        .filter(|(s, _)| *s == 200)
+        .and_then(|(_, b)| serde_json::from_str::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["samples"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Samples of the runs `<prefix>-NNNNNNNN` (k6-json: one run per request; markers excluded).
+fn prefixed_samples(url: &str, prefix: &str) -> (u64, usize) {
+    let Ok((200, body)) = ureq_get(&format!("{url}/api/v1/k6/runs?limit=1000")) else { return (0, 0) };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut samples = 0;
+    let mut runs = 0;
+    for r in v["runs"].as_array().unwrap() {
+        let id = r["run_id"].as_str().unwrap();
+        if let Some(rest) = id.strip_prefix(&format!("{prefix}-"))
+            && rest.len() == 8
+            && rest.bytes().all(|b| b.is_ascii_digit())
+        {
+            samples += r["samples"].as_u64().unwrap();
+            runs += 1;
+        }
+    }
+    (samples, runs)
+}
+
+fn spool_empty(url: &str) -> bool {
+    ureq_get(&format!("{url}/health/ready"))
+        .ok()
+        .and_then(|(_, b)| serde_json::from_str::<serde_json::Value>(&b).ok())
+        .is_some_and(|h| h["spool"]["bytes"].as_u64() == Some(0))
+}
+
+fn assert_clean_closed_run(report: &serde_json::Value, rows_per_request: u64) -> u64 {
+    let req = &report["requests"];
+    let rows = &report["rows"];
+    assert_eq!(u(&req["errors"]), 0, "{report}");
+    assert_eq!(u(&req["rejected"]), 0, "{report}");
+    assert!(u(&req["acked"]) > 0, "{report}");
+    assert_eq!(u(&req["acked"]), u(&req["sent"]), "every request answered: {report}");
+    assert_eq!(u(&rows["acked"]), u(&req["acked"]) * rows_per_request);
+    assert_eq!(report["model"], "closed");
+    assert!(report["ack_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
+    // Markers: one row each, under their own run ids, polled until queryable.
+    let vis = &report["visibility"];
+    assert!(u(&vis["markers"]) >= 1, "{vis}");
+    assert_eq!(u(&vis["visible"]), u(&vis["acked"]), "every acknowledged marker became visible: {vis}");
+    assert!(vis["latency"]["p99_ms"].as_f64().unwrap() > 0.0, "{vis}");
+    u(&rows["acked"])
+}
+
+#[test]
+fn influx_closed_model_acknowledged_rows_are_the_rows_that_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let chute = Chute::start(dir.path(), &["batch.max_age=100ms"]);
+    let (code, report) = loadgen(
+        dir.path(),
+        &[
+            "--target",
+            &chute.url,
+            "--protocol",
+            "influx",
+            "--connections",
+            "2",
+            "--duration",
+            "2s",
+            "--rows-per-request",
+            "500",
+            "--run-id",
+            "lg-test-influx",
+        ],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["payload"]["protocol"], "influx");
+    let acked = assert_clean_closed_run(&report, 500);
+    wait_for("the spool to empty", Duration::from_secs(60), || spool_empty(&chute.url).then_some(()));
+    let landed = wait_for("the acknowledged rows to be queryable", Duration::from_secs(60), || {
+        let n = run_samples(&chute.url, "lg-test-influx");
+        (n >= acked).then_some(n)
+    });
+    assert_eq!(landed, acked, "rows landed in run lg-test-influx vs rows acknowledged");
+}
+
+#[test]
+fn k6_json_closed_model_acknowledged_rows_are_the_rows_that_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let chute = Chute::start(dir.path(), &["batch.max_age=100ms"]);
+    let (code, report) = loadgen(
+        dir.path(),
+        &[
+            "--target",
+            &chute.url,
+            "--protocol",
+            "k6-json",
+            "--connections",
+            "1",
+            "--duration",
+            "2s",
+            "--rows-per-request",
+            "1000",
+            "--run-id",
+            "lg-test-json",
+        ],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["payload"]["protocol"], "k6-json");
+    let acked = assert_clean_closed_run(&report, 1000);
+    let requests = u(&report["requests"]["acked"]) as usize;
+    assert!(requests < 1000, "the run list below covers every run ({requests} runs)");
+    wait_for("the spool to empty", Duration::from_secs(60), || spool_empty(&chute.url).then_some(()));
+    let (landed, runs) = wait_for("the acknowledged rows to be queryable", Duration::from_secs(60), || {
+        let (n, runs) = prefixed_samples(&chute.url, "lg-test-json");
+        (n >= acked).then_some((n, runs))
+    });
+    assert_eq!(landed, acked, "rows landed in runs lg-test-json-* vs rows acknowledged");
+    assert_eq!(runs, requests, "one run per k6 JSON request");
+}
+
+#[test]
+fn open_model_against_a_full_spool_counts_every_intended_request_and_the_429s() {
+    let dir = tempfile::tempdir().unwrap();
+    let chute = Chute::start(
+        dir.path(),
+        &[
+            "debug.fault_injection=true",
+            "spool.max_bytes=512KiB",
+            "limits.max_unflushed_bytes=8MiB",
+            "batch.max_age=100ms",
+        ],
+    );
+    let (s, _, _) = http_post(&format!("{}/debug/store-fault?mode=down", chute.url), &[], b"").unwrap();
+    assert_eq!(s, 204);
+    let (code, report) = loadgen(
+        dir.path(),
+        &[
+            "--target",
+            &chute.url,
+            "--model",
+            "open",
+            "--rate",
+            "40",
+            "--duration",
+            "3s",
+            "--rows-per-request",
+            "500",
+            "--max-in-flight",
+            "8",
+            "--no-visibility",
+        ],
+    );
+    assert_eq!(code, 0, "{report}");
+    let req = &report["requests"];
+    assert_eq!(report["intended_rate"].as_f64(), Some(40.0), "{report}");
+    assert_eq!(u(&req["intended"]), 120, "40 requests/s for 3 s: {report}");
+    assert_eq!(u(&req["sent"]) + u(&req["overflow"]), u(&req["intended"]), "no intended request unaccounted: {report}");
+    assert_eq!(
+        u(&req["acked"]) + u(&req["rejected"]) + u(&req["errors"]),
+        u(&req["sent"]),
+        "every request sent has an outcome: {report}"
+    );
+    assert!(u(&req["rejected"]) > 0, "a full spool answers 429: {report}");
+    assert_eq!(u(&req["retry_after_seen"]), u(&req["rejected"]), "every 429 carries Retry-After: {report}");
+    assert_eq!(u(&report["rows"]["rejected"]), u(&req["rejected"]) * 500);
+    assert_eq!(report["requests"]["statuses"]["429"], req["rejected"]);
+}
+
+#[test]
+fn open_model_measures_from_the_intended_time_and_counts_overflow_while_chute_stalls() {
+    // Spool off and the store down: writes wait for the store, so the in-flight cap fills and
+    // later arrivals overflow. When the store is back, the stalled requests are answered; their
+    // latency counts from when they were meant to be sent.
+    let dir = tempfile::tempdir().unwrap();
+    let chute = Chute::start(
+        dir.path(),
+        &[
+            "debug.fault_injection=true",
+            "spool.enabled=false",
+            "batch.max_age=50ms",
+            "delivery.retry_cap=100ms",
+            "delivery.breaker_failures=100000",
+        ],
+    );
+    http_post(&format!("{}/debug/store-fault?mode=down", chute.url), &[], b"").unwrap();
+    let child = command(dir.path())
+        .args([
+            "loadgen",
+            "--target",
+            &chute.url,
+            "--model",
+            "open",
+            "--rate",
+            "20",
+            "--duration",
+            "3s",
+            "--rows-per-request",
+            "200",
+            "--max-in-flight",
+            "4",
+            "--no-visibility",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    http_post(&format!("{}/debug/store-fault?mode=up", chute.url), &[], b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text} {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let req = &report["requests"];
+    assert_eq!(u(&req["intended"]), 60, "{report}");
+    assert_eq!(u(&req["sent"]) + u(&req["overflow"]), 60, "{report}");
+    assert!(u(&req["overflow"]) > 0, "arrivals beyond the in-flight cap are counted: {report}");
+    assert_eq!(u(&report["rows"]["overflow"]), u(&req["overflow"]) * 200);
+    assert_eq!(u(&req["errors"]), 0, "{report}");
+    assert_eq!(u(&req["acked"]), u(&req["sent"]), "the stalled requests were answered: {report}");
+    // The first request was meant for t=0 and could not be answered before the store came
+    // back at ~1.5 s: its latency is at least that long.
+    let max = report["ack_latency"]["max_ms"].as_f64().unwrap();
+    assert!(max >= 1000.0, "latency counts from the intended send time: max {max} ms; {report}");
+}
+
+#[test]
+fn a_violated_threshold_exits_99_and_a_met_one_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let chute = Chute::start(dir.path(), &["batch.max_age=100ms"]);
+    let base = ["--target", &chute.url, "--duration", "1s", "--connections", "1", "--rows-per-request", "100"];
+    let mut failing = base.to_vec();
+    failing.extend(["--no-visibility", "--threshold", "ack_p99<0.001ms", "--threshold", "error_rate<0.01"]);
+    let (code, report) = loadgen(dir.path(), &failing);
+    assert_eq!(code, 99, "{report}");
+    assert_eq!(report["thresholds_ok"], false);
+    let t = report["thresholds"].as_array().unwrap();
+    assert_eq!((t[0]["expression"].as_str(), t[0]["ok"].as_bool()), (Some("ack_p99<0.001ms"), Some(false)));
+    assert_eq!((t[1]["expression"].as_str(), t[1]["ok"].as_bool()), (Some("error_rate<0.01"), Some(true)));
+
+    let mut passing = base.to_vec();
+    passing.extend(["--threshold", "ack_p99<60s", "--threshold", "rows_per_s>1", "--threshold", "visibility_p99<60s"]);
+    let (code, report) = loadgen(dir.path(), &passing);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["thresholds_ok"], true);
+
+    // The text report marks which passed.
+    let (code, out, _) = run(
+        dir.path(),
+        &["loadgen", "--target", &chute.url, "--duration", "1s", "--no-visibility", "--threshold", "ack_p99<0.001ms"],
+    );
+    assert_eq!(code, 99);
+    assert!(out.contains("✗ ack_p99<0.001ms"), "{out}");
+}
+
+#[test]
+fn bench_ceiling_runs_and_prints_rows_per_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) =
+        run(dir.path(), &["bench", "ceiling", "--rows", "200000", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let line = out.lines().find(|l| l.contains("rows/s")).unwrap_or_else(|| panic!("no rows/s line: {out}"));
+    assert!(line.contains("200,000 rows"), "{line}");
+    assert!(line.contains("200,000 rows stored"), "{line}");
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `make bench`: chute's throughput and latency figures on this machine, in order:
+#   1. the engine's ceiling (k6 rows as Arrow batches straight into a fresh embedded store),
+#   2. `chute import` of a generated 5,000,000-sample k6 JSON file,
+#   3. chute serve under the load generator (InfluxDB writes as k6 sends them), with the spool
+#      on, the spool off, and a null store (the receive path alone).
+# Prints the table beside the machine's description and writes everything to
+# bench-results/<timestamp>.json (compare two with `make bench-compare A.json B.json`).
+# Sized to finish within 15 minutes on a 2-core machine. Environment knobs:
+#   BENCH_ROWS (ceiling rows, 2000000), BENCH_SAMPLES (import samples, 5000000),
+#   BENCH_DURATION (open-model measurement, 20s), BENCH_PEAK_DURATION (each closed run, 10s),
+#   BENCH_CONNECTIONS (peak search, "4,8"), BENCH_ROWS_PER_REQUEST (5000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO=${CARGO:-cargo}
+BIN=target/release/chute
+ROWS=${BENCH_ROWS:-2000000}
+SAMPLES=${BENCH_SAMPLES:-5000000}
+DURATION=${BENCH_DURATION:-20s}
+PEAK_DURATION=${BENCH_PEAK_DURATION:-10s}
+CONNECTIONS=${BENCH_CONNECTIONS:-4,8}
+ROWS_PER_REQUEST=${BENCH_ROWS_PER_REQUEST:-5000}
+
+started=$(date +%s)
+echo "bench: building the release binary"
+$CARGO build --release --bin chute
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+work=bench-results/work
+steps=$(mktemp -d)
+trap 'rm -rf "$steps"' EXIT
+mkdir -p "$work"
+# Nothing from the caller's chute configuration leaks into the measurements.
+unset CHUTE_CONFIG
+for v in $(env | grep -o '^CHUTE_[A-Z_]*' || true); do unset "$v"; done
+
+echo
+echo "bench 1/3: engine ceiling, $ROWS k6 rows"
+"$BIN" bench ceiling --rows "$ROWS" --shape k6 --dir "$work" --json >"$steps/1-ceiling.json"
+
+echo
+echo "bench 2/3: k6 import, $SAMPLES samples"
+"$BIN" bench k6-import --samples "$SAMPLES" --dir "$work" --json >"$steps/2-k6-import.json"
+
+echo
+echo "bench 3/3: end to end, influx; spool on, spool off, null store"
+"$BIN" bench e2e --protocol influx --variants spool,no-spool,null --duration "$DURATION" \
+  --peak-duration "$PEAK_DURATION" --connections "$CONNECTIONS" --rows-per-request "$ROWS_PER_REQUEST" \
+  --dir "$work" --json >"$steps/3-e2e.json"
+
+echo
+label=$(git rev-parse --short HEAD 2>/dev/null || true)
+"$BIN" bench report "$steps"/1-ceiling.json "$steps"/2-k6-import.json "$steps"/3-e2e.json \
+  --out "bench-results/$stamp.json" ${label:+--label "$label"}
+echo "bench: finished in $(( $(date +%s) - started )) s"
