@@ -555,7 +555,11 @@ fn histogram_buckets(text: &str, name: &str) -> Vec<(f64, f64)> {
     let prefix = format!("{name}_bucket{{");
     let mut by_le: std::collections::BTreeMap<u64, (f64, f64)> = Default::default();
     for line in text.lines().filter(|l| l.starts_with(&prefix)) {
-        let Some(le) = line.split("le=\"").nth(1).and_then(|r| r.split('"').next()) else { continue };
+        // The `le` label, not the end of another label's name (`table="..."` ends in `le="`).
+        let Some(le) = line.split([',', '{']).find_map(|l| l.strip_prefix("le=\"")).and_then(|r| r.split('"').next())
+        else {
+            continue;
+        };
         let le: f64 = if le == "+Inf" { f64::INFINITY } else { le.parse().unwrap_or(f64::NAN) };
         let Some(v) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else { continue };
         if le.is_nan() {
