@@ -3,7 +3,9 @@
 #   1. the engine's ceiling (k6 rows as Arrow batches straight into a fresh embedded store),
 #   2. `chute import` of a generated 5,000,000-sample k6 JSON file,
 #   3. chute serve under the load generator (InfluxDB writes as k6 sends them), with the spool
-#      on, the spool off, and a null store (the receive path alone).
+#      on, the spool off, and a null store (the receive path alone),
+#   4. wrk with one captured fixture body per request (OTLP logs, remote write), 2 threads,
+#      16 connections, 20 s after a 5 s warm-up: the benchmark peers were measured with.
 # Prints the table beside the machine's description and writes everything to
 # bench-results/<timestamp>.json (compare two with `make bench-compare A.json B.json`).
 # Sized to finish within 15 minutes on a 2-core machine. Environment knobs:
@@ -36,21 +38,29 @@ unset CHUTE_CONFIG
 for v in $(env | grep -o '^CHUTE_[A-Z_]*' || true); do unset "$v"; done
 
 echo
-echo "bench 1/3: engine ceiling, $ROWS k6 rows"
+echo "bench 1/4: engine ceiling, $ROWS k6 rows"
 "$BIN" bench ceiling --rows "$ROWS" --shape k6 --dir "$work" --json >"$steps/1-ceiling.json"
 
 echo
-echo "bench 2/3: k6 import, $SAMPLES samples"
+echo "bench 2/4: k6 import, $SAMPLES samples"
 "$BIN" bench k6-import --samples "$SAMPLES" --dir "$work" --json >"$steps/2-k6-import.json"
 
 echo
-echo "bench 3/3: end to end, influx; spool on, spool off, null store"
+echo "bench 3/4: end to end, influx; spool on, spool off, null store"
 "$BIN" bench e2e --protocol influx --variants spool,no-spool,null --duration "$DURATION" \
   --peak-duration "$PEAK_DURATION" --connections "$CONNECTIONS" --rows-per-request "$ROWS_PER_REQUEST" \
   --dir "$work" --json >"$steps/3-e2e.json"
 
 echo
+echo "bench 4/4: wrk, fixed fixture bodies (durable path into the embedded engine)"
+if ! command -v wrk >/dev/null; then
+  echo "bench: installing wrk (Debian package)"
+  apt-get install -y wrk >/dev/null
+fi
+"$BIN" bench wrk --fixtures fixtures --dir "$work" --json >"$steps/4-wrk.json"
+
+echo
 label=$(git rev-parse --short HEAD 2>/dev/null || true)
-"$BIN" bench report "$steps"/1-ceiling.json "$steps"/2-k6-import.json "$steps"/3-e2e.json \
+"$BIN" bench report "$steps"/1-ceiling.json "$steps"/2-k6-import.json "$steps"/3-e2e.json "$steps"/4-wrk.json \
   --out "bench-results/$stamp.json" ${label:+--label "$label"}
 echo "bench: finished in $(( $(date +%s) - started )) s"

@@ -96,7 +96,9 @@ fn bootstrap(inner: &Arc<Inner>) {
     let mut attempt = 0;
     while !inner.is_stopping() {
         let result = inner.store.ping().and_then(|()| {
-            if inner.opts.run_migrations {
+            if !inner.store.has_schema() {
+                Ok(())
+            } else if inner.opts.run_migrations {
                 migrations::up(inner.store.as_ref(), None).map(|_| ())
             } else if migrations::is_current(inner.store.as_ref())? {
                 Ok(())

@@ -88,4 +88,7 @@ impl<S: Store> Store for FaultyStore<S> {
     fn migration_lock_ttl(&self) -> Option<std::time::Duration> {
         self.inner.migration_lock_ttl()
     }
+    fn has_schema(&self) -> bool {
+        self.inner.has_schema()
+    }
 }

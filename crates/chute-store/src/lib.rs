@@ -47,6 +47,11 @@ pub trait Store: Send + Sync {
         self.query("SELECT 1", &[]).map(|_| ())
     }
 
+    /// False for a target that keeps no tables (the null store): nothing to migrate.
+    fn has_schema(&self) -> bool {
+        true
+    }
+
     /// The cluster chute's tables are spread over, when this store is one: migrations then run
     /// rewritten as `ON CLUSTER` DDL (see [`cluster`]).
     fn cluster(&self) -> Option<&cluster::Cluster> {
@@ -75,6 +80,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn ping(&self) -> Result<(), StoreError> {
         (**self).ping()
+    }
+    fn has_schema(&self) -> bool {
+        (**self).has_schema()
     }
     fn cluster(&self) -> Option<&cluster::Cluster> {
         (**self).cluster()

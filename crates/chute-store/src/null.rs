@@ -42,4 +42,7 @@ impl Store for NullStore {
     fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+    fn has_schema(&self) -> bool {
+        false
+    }
 }

@@ -94,6 +94,8 @@ pub enum BenchCommand {
     },
     /// Two combined results side by side, with the change in percent.
     Compare { a: PathBuf, b: PathBuf },
+    /// wrk with one fixture body per request (OTLP logs, remote write) against chute serve.
+    Wrk(crate::bench_wrk::WrkArgs),
 }
 
 /// One line of the results table.
@@ -145,13 +147,13 @@ pub struct TargetCheck {
     pub met: Option<bool>,
 }
 
-fn bench_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+pub(crate) fn bench_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let d = dir.unwrap_or_else(|| std::env::temp_dir().join("chute-bench"));
     std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
     Ok(std::path::absolute(&d).unwrap_or(d))
 }
 
-fn emit(step: &StepResult, json: bool) -> anyhow::Result<()> {
+pub(crate) fn emit(step: &StepResult, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(step)?);
     }
@@ -224,6 +226,7 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<i32> {
         }
         BenchCommand::Report { files, out, label } => report(&files, out.as_deref(), label),
         BenchCommand::Compare { a, b } => compare(&a, &b),
+        BenchCommand::Wrk(args) => crate::bench_wrk::run(args).await,
     }
 }
 
@@ -360,7 +363,7 @@ fn ceiling(
 // k6 import
 
 /// This binary, for child processes; CHUTE_* variables of the caller are not passed on.
-fn chute_command(data_dir: &Path) -> anyhow::Result<Command> {
+pub(crate) fn chute_command(data_dir: &Path) -> anyhow::Result<Command> {
     let exe = std::env::current_exe().context("cannot find the chute binary")?;
     let mut c = Command::new(exe);
     for (k, _) in std::env::vars() {
@@ -875,7 +878,8 @@ fn report(files: &[PathBuf], out: Option<&Path>, label: Option<String>) -> anyho
     let ceiling = steps.iter().find(|s| s.kind == "ceiling").and_then(|s| s.rows.first()).map(|r| r.rows_per_s);
     let mut rows: Vec<BenchRow> = steps.iter().flat_map(|s| s.rows.iter().cloned()).collect();
     if let Some(c) = ceiling {
-        for r in &mut rows {
+        // The ceiling is k6 rows; the wrk cases carry other rows (OTLP logs, remote write).
+        for r in rows.iter_mut().filter(|r| !r.scenario.starts_with("wrk ")) {
             r.ratio_to_ceiling = Some(r.rows_per_s / c);
         }
     }

@@ -4,6 +4,7 @@
 //! directory can be open in one process only).
 
 mod bench_cmd;
+mod bench_wrk;
 mod cli_k6;
 mod client;
 mod loadgen_cmd;

@@ -1,0 +1,335 @@
+//! `chute bench wrk`: the fixed-payload HTTP benchmark peers are measured with on this kind of
+//! machine: wrk, 2 threads, 16 connections, 20 s after a 5 s warm-up, one captured fixture body
+//! per request, against `chute serve` on the embedded engine with the spool on (the durable
+//! path). Reports items/s (requests/s × items per body), chute's CPU (cores busy) and peak RSS.
+//!
+//! wrk is an external tool (Debian package `wrk`; `make bench` installs it). A case whose
+//! endpoint this chute does not serve (a 404 on the probe request) is reported as skipped.
+
+use crate::bench_cmd::{BenchRow, StepResult, bench_dir, chute_command, emit};
+use anyhow::{Context, bail};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct WrkArgs {
+    /// The fixtures folder (the repository's `fixtures/`).
+    #[arg(long, default_value = "fixtures")]
+    fixtures: PathBuf,
+    /// Length of the measured run.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Length of the warm-up run before it.
+    #[arg(long, default_value_t = 5)]
+    warmup_seconds: u64,
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    #[arg(long, default_value_t = 16)]
+    connections: u32,
+    /// Extra setting for the chute started (repeatable).
+    #[arg(long = "server-set", value_name = "KEY=VALUE")]
+    server_set: Vec<String>,
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+/// One fixed-payload case.
+struct Case {
+    name: &'static str,
+    /// Which listener: the main one or OTLP/HTTP.
+    otlp: bool,
+    path: &'static str,
+    body: PathBuf,
+    headers: &'static [(&'static str, &'static str)],
+    items_per_body: u64,
+    /// The peer's figure (Vector 0.57 into its blackhole sink), items/s.
+    peer: f64,
+}
+
+fn cases(fixtures: &Path) -> Vec<Case> {
+    vec![
+        Case {
+            name: "otlp-logs (http protobuf, 40 records/body)",
+            otlp: true,
+            path: "/v1/logs",
+            body: fixtures.join("otel-python-sdk/http/body-003.bin"),
+            headers: &[("Content-Type", "application/x-protobuf")],
+            items_per_body: 40,
+            peer: 364_000.0,
+        },
+        Case {
+            name: "remote-write (394 samples/body)",
+            otlp: false,
+            path: "/api/v1/write",
+            body: fixtures.join("prometheus/remote-write/body-002.bin"),
+            headers: &[
+                ("Content-Type", "application/x-protobuf"),
+                ("Content-Encoding", "snappy"),
+                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+            ],
+            items_per_body: 394,
+            peer: 1_220_000.0,
+        },
+    ]
+}
+
+/// A `chute serve` child with its main and OTLP/HTTP addresses.
+struct Served {
+    child: Child,
+    main: String,
+    otlp_http: String,
+}
+
+impl Served {
+    fn start(data: &Path, sets: &[String], log: &Path) -> anyhow::Result<Served> {
+        let mut c = chute_command(data)?;
+        c.args(["serve", "--listen", "127.0.0.1:0"]);
+        for s in ["otlp.grpc_listen=127.0.0.1:0", "otlp.http_listen=127.0.0.1:0"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(sets.iter().cloned())
+        {
+            c.args(["--set", &s]);
+        }
+        let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log_file);
+        let mut child = c.spawn().context("cannot start chute serve")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (mut main, mut otlp_http) = (None, None);
+        while main.is_none() || otlp_http.is_none() {
+            let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("chute serve printed no listening lines within 60 s (log: {})", log.display());
+            };
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                main = rest.split_whitespace().next().map(str::to_string);
+            }
+            if let Some(rest) = line.split("OTLP/HTTP on ").nth(1) {
+                otlp_http = rest.split_whitespace().next().map(str::to_string);
+            }
+        }
+        Ok(Served { child, main: main.unwrap_or_default(), otlp_http: otlp_http.unwrap_or_default() })
+    }
+
+    /// (user + system CPU seconds, peak RSS bytes) from /proc.
+    fn cpu_and_peak_rss(&self) -> (f64, Option<u64>) {
+        let pid = self.child.id();
+        let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                // Fields after the command name (which is in parentheses and may hold spaces).
+                let rest = s.rsplit_once(')')?.1;
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                let utime: f64 = f.get(11)?.parse().ok()?;
+                let stime: f64 = f.get(12)?.parse().ok()?;
+                // SAFETY: sysconf has no preconditions.
+                let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+                Some((utime + stime) / hz)
+            })
+            .unwrap_or(0.0);
+        let rss = std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+                .map(|k| k * 1024)
+        });
+        (cpu, rss)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // SAFETY: a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Lua script that makes wrk POST one body with the case's headers.
+fn lua_script(case: &Case, dir: &Path) -> anyhow::Result<PathBuf> {
+    let mut s = String::from("wrk.method = \"POST\"\n");
+    s.push_str(&format!(
+        "local f = assert(io.open({:?}, \"rb\"))\nwrk.body = f:read(\"*a\")\nf:close()\n",
+        std::path::absolute(&case.body)?.display().to_string()
+    ));
+    for (k, v) in case.headers {
+        s.push_str(&format!("wrk.headers[{k:?}] = {v:?}\n"));
+    }
+    let path = dir.join(format!("wrk-{}.lua", case.path.trim_matches('/').replace('/', "-")));
+    std::fs::write(&path, s)?;
+    Ok(path)
+}
+
+/// What wrk printed: requests/s and non-2xx responses.
+struct WrkOutput {
+    requests_per_s: f64,
+    requests: u64,
+    non_2xx: u64,
+    latency_p99_ms: Option<f64>,
+}
+
+fn parse_wrk(out: &str) -> anyhow::Result<WrkOutput> {
+    let requests_per_s = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no Requests/sec in wrk's output:\n{out}"))?;
+    let requests = out
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let non_2xx = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let latency_p99_ms =
+        out.lines().find_map(|l| l.trim().strip_prefix("99%")).and_then(|v| parse_duration_ms(v.trim()));
+    Ok(WrkOutput { requests_per_s, requests, non_2xx, latency_p99_ms })
+}
+
+/// wrk's durations: `812.00us`, `3.41ms`, `1.02s`, `2.00m`.
+fn parse_duration_ms(v: &str) -> Option<f64> {
+    let split = v.find(|c: char| c.is_ascii_alphabetic())?;
+    let (n, unit) = v.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    Some(match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => return None,
+    })
+}
+
+fn wrk(args: &WrkArgs, url: &str, script: &Path, seconds: u64) -> anyhow::Result<WrkOutput> {
+    let out = Command::new("wrk")
+        .args(["-t", &args.threads.to_string(), "-c", &args.connections.to_string()])
+        .args(["-d", &format!("{seconds}s"), "--latency", "-s"])
+        .arg(script)
+        .arg(url)
+        .output()
+        .context("cannot run wrk (install the Debian package `wrk`; `make bench` does)")?;
+    if !out.status.success() {
+        bail!("wrk failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    parse_wrk(&String::from_utf8_lossy(&out.stdout))
+}
+
+pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
+    let dir = bench_dir(args.dir.clone())?;
+    let data = dir.join("wrk-data");
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data)?;
+    let server = Served::start(&data, &args.server_set, &dir.join("wrk-chute.log"))?;
+    let http = reqwest::Client::new();
+    let mut rows = Vec::new();
+    let mut details = Vec::new();
+    for case in cases(&args.fixtures) {
+        let base = if case.otlp { &server.otlp_http } else { &server.main };
+        let url = format!("{base}{}", case.path);
+        let body = std::fs::read(&case.body).with_context(|| format!("cannot read {}", case.body.display()))?;
+        let mut probe = http.post(&url).body(body);
+        for (k, v) in case.headers {
+            probe = probe.header(*k, *v);
+        }
+        let status = probe.send().await.with_context(|| format!("probe POST {url}"))?.status();
+        if !status.is_success() {
+            let why = format!("POST {} answered {status}: skipped", case.path);
+            if args.json {
+                eprintln!("{}: {why}", case.name);
+            } else {
+                println!("{}: {why}", case.name);
+            }
+            details.push(serde_json::json!({"case": case.name, "skipped": why}));
+            continue;
+        }
+        let script = lua_script(&case, &dir)?;
+        wrk(&args, &url, &script, args.warmup_seconds)?;
+        let (cpu0, _) = server.cpu_and_peak_rss();
+        let t0 = Instant::now();
+        let w = wrk(&args, &url, &script, args.seconds)?;
+        let elapsed = t0.elapsed().as_secs_f64();
+        let (cpu1, rss) = server.cpu_and_peak_rss();
+        let cores = (cpu1 - cpu0) / elapsed;
+        let items = w.requests_per_s * case.items_per_body as f64;
+        let line = format!(
+            "{}: {:.0} items/s ({:.0} requests/s, {} not 2xx, p99 {}), chute {:.2} cores, peak RSS {} MiB; \
+             peer (Vector, blackhole, no storage) {:.0} items/s = {:.0}%",
+            case.name,
+            items,
+            w.requests_per_s,
+            w.non_2xx,
+            w.latency_p99_ms.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "?".into()),
+            cores,
+            rss.map(|b| b / (1024 * 1024)).unwrap_or(0),
+            case.peer,
+            100.0 * items / case.peer
+        );
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+        rows.push(BenchRow {
+            scenario: format!("wrk {}", case.name),
+            rows_per_s: items,
+            ack_p99_ms: w.latency_p99_ms,
+            peak_rss_bytes: rss,
+            ..Default::default()
+        });
+        details.push(serde_json::json!({
+            "case": case.name, "items_per_s": items, "requests_per_s": w.requests_per_s,
+            "requests": w.requests, "non_2xx": w.non_2xx, "chute_cores": cores,
+            "peak_rss_bytes": rss, "peer_items_per_s": case.peer,
+        }));
+    }
+    drop(server);
+    emit(&StepResult { kind: "wrk".into(), rows, details: serde_json::Value::Array(details) }, args.json)?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_wrk_output() {
+        let out = "Running 20s test @ http://127.0.0.1:4318/v1/logs\n  2 threads and 16 connections\n  \
+                   Latency Distribution\n     50%    1.20ms\n     99%    8.41ms\n  \
+                   183912 requests in 20.00s, 20.17MB read\n  Non-2xx or 3xx responses: 12\n\
+                   Requests/sec:   9195.43\nTransfer/sec:      1.01MB\n";
+        let w = parse_wrk(out).unwrap();
+        assert_eq!(w.requests, 183_912);
+        assert_eq!(w.non_2xx, 12);
+        assert!((w.requests_per_s - 9195.43).abs() < 1e-9);
+        assert_eq!(w.latency_p99_ms, Some(8.41));
+        assert_eq!(parse_duration_ms("812.00us"), Some(0.812));
+        assert!(parse_wrk("garbage").is_err());
+    }
+}
