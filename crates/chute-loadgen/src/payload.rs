@@ -2,11 +2,12 @@
 //! generated before the run starts, so producing one costs a clone or a copy and a few patched
 //! bytes) and makes the visibility markers with the probe that finds them in chute.
 //!
-//! Kinds today: [`PayloadKind::Influx`] (k6's InfluxDB output) and [`PayloadKind::K6Json`]
-//! (k6 `--out json` bodies posted to the import endpoint). Further kinds (OTLP logs, traces
-//! and metrics over HTTP, Prometheus remote write, HTTP JSON events, NATS publish) are further
-//! variants and implementations built from their fixtures; a transport other than HTTP (NATS)
-//! is a further [`Message`] variant with its own connection type in [`crate::http`]'s place.
+//! Kinds today: [`PayloadKind::Influx`] (k6's InfluxDB output), [`PayloadKind::K6Json`]
+//! (k6 `--out json` bodies posted to the import endpoint), and captured client bodies replayed
+//! as they are ([`Replay`]: OTLP/HTTP logs and traces of the OpenTelemetry Python SDK,
+//! Prometheus remote write). Further kinds (generated OTLP, HTTP JSON events, NATS publish) are
+//! further variants; a transport other than HTTP (NATS) is a further [`Message`] variant with
+//! its own connection type in [`crate::http`]'s place.
 
 use crate::LoadgenError;
 use crate::k6gen::{K6Model, write_json_metric, write_json_point, write_line_protocol};
@@ -22,6 +23,15 @@ pub enum PayloadKind {
     /// `POST /api/v1/k6/import` of a k6 `--out json` body (one run per request).
     #[serde(rename = "k6-json")]
     K6Json,
+    /// OTLP/HTTP protobuf logs as the OpenTelemetry Python SDK sent them (`/v1/logs`).
+    #[serde(rename = "otlp-logs")]
+    OtlpLogs,
+    /// OTLP/HTTP protobuf traces as the OpenTelemetry Python SDK sent them (`/v1/traces`).
+    #[serde(rename = "otlp-traces")]
+    OtlpTraces,
+    /// Prometheus remote write 1.0 as Prometheus 2.42 sent it (`/api/v1/write`, snappy).
+    #[serde(rename = "remote-write")]
+    RemoteWrite,
 }
 
 impl std::str::FromStr for PayloadKind {
@@ -30,7 +40,12 @@ impl std::str::FromStr for PayloadKind {
         match s {
             "influx" | "influxdb" => Ok(PayloadKind::Influx),
             "k6-json" | "json" => Ok(PayloadKind::K6Json),
-            other => Err(LoadgenError::Spec(format!("unknown protocol {other:?} (influx, k6-json)"))),
+            "otlp-logs" => Ok(PayloadKind::OtlpLogs),
+            "otlp-traces" => Ok(PayloadKind::OtlpTraces),
+            "remote-write" | "prw" => Ok(PayloadKind::RemoteWrite),
+            other => Err(LoadgenError::Spec(format!(
+                "unknown protocol {other:?} (influx, k6-json, otlp-logs, otlp-traces, remote-write)"
+            ))),
         }
     }
 }
@@ -40,6 +55,9 @@ impl PayloadKind {
         match self {
             PayloadKind::Influx => "influx",
             PayloadKind::K6Json => "k6-json",
+            PayloadKind::OtlpLogs => "otlp-logs",
+            PayloadKind::OtlpTraces => "otlp-traces",
+            PayloadKind::RemoteWrite => "remote-write",
         }
     }
 }
@@ -107,6 +125,8 @@ pub struct PayloadOptions {
     pub seed: u64,
     /// Timestamp of the first sample (Unix ns).
     pub start_ns: i64,
+    /// The fixtures folder the replayed kinds read their captured bodies from.
+    pub fixtures: std::path::PathBuf,
 }
 
 pub fn build(kind: PayloadKind, opts: &PayloadOptions) -> Result<Arc<dyn Payload>, LoadgenError> {
@@ -122,7 +142,110 @@ pub fn build(kind: PayloadKind, opts: &PayloadOptions) -> Result<Arc<dyn Payload
     Ok(match kind {
         PayloadKind::Influx => Arc::new(Influx::new(opts)),
         PayloadKind::K6Json => Arc::new(K6Json::new(opts)),
+        PayloadKind::OtlpLogs | PayloadKind::OtlpTraces | PayloadKind::RemoteWrite => {
+            Arc::new(Replay::new(kind, &opts.fixtures)?)
+        }
     })
+}
+
+/// Captured client bodies sent as they were captured, in turn. The rows a body carries come
+/// from the capture's summary (`requests.jsonl`: log bodies, span names, time series with one
+/// sample each). No visibility markers: the target's query API for these tables is not assumed.
+pub struct Replay {
+    info: PayloadInfo,
+    bodies: Vec<(Bytes, u64)>,
+    path: &'static str,
+    headers: Vec<(&'static str, &'static str)>,
+}
+
+impl Replay {
+    pub fn new(kind: PayloadKind, fixtures: &std::path::Path) -> Result<Self, LoadgenError> {
+        type Headers = Vec<(&'static str, &'static str)>;
+        let (folder, path, count_field, headers): (&str, &'static str, &str, Headers) = match kind {
+            PayloadKind::OtlpLogs => {
+                ("otel-python-sdk/http", "/v1/logs", "log_bodies", vec![("content-type", "application/x-protobuf")])
+            }
+            PayloadKind::OtlpTraces => {
+                ("otel-python-sdk/http", "/v1/traces", "span_names", vec![("content-type", "application/x-protobuf")])
+            }
+            PayloadKind::RemoteWrite => (
+                "prometheus/remote-write",
+                "/api/v1/write",
+                "timeseries",
+                vec![
+                    ("content-type", "application/x-protobuf"),
+                    ("content-encoding", "snappy"),
+                    ("x-prometheus-remote-write-version", "0.1.0"),
+                ],
+            ),
+            PayloadKind::Influx | PayloadKind::K6Json => {
+                return Err(LoadgenError::Spec(format!("{} is generated, not replayed", kind.as_str())));
+            }
+        };
+        let dir = fixtures.join(folder);
+        let index = dir.join("requests.jsonl");
+        let text = std::fs::read_to_string(&index)
+            .map_err(|e| LoadgenError::Spec(format!("cannot read {} ({e}); pass --fixtures", index.display())))?;
+        let mut bodies = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| LoadgenError::Spec(format!("{} line {}: {e}", index.display(), i + 1)))?;
+            if v["path"] != path {
+                continue;
+            }
+            let n = v["n"].as_u64().unwrap_or(0);
+            let rows = match &v["summary"][count_field] {
+                serde_json::Value::Array(a) => a.len() as u64,
+                other => other.as_u64().unwrap_or(0),
+            };
+            let file = dir.join(format!("body-{n:03}.bin"));
+            let body = std::fs::read(&file)
+                .map_err(|e| LoadgenError::Spec(format!("cannot read {} ({e})", file.display())))?;
+            if rows > 0 {
+                bodies.push((Bytes::from(body), rows));
+            }
+        }
+        if bodies.is_empty() {
+            return Err(LoadgenError::Spec(format!("no {path} bodies in {}", index.display())));
+        }
+        let n = bodies.len() as u64;
+        Ok(Replay {
+            info: PayloadInfo {
+                protocol: kind,
+                run_id: String::new(),
+                run_ids: String::new(),
+                rows_per_request: bodies.iter().map(|b| b.1).sum::<u64>() / n,
+                bytes_per_request: bodies.iter().map(|b| b.0.len() as u64).sum::<u64>() / n,
+                distinct_bodies: bodies.len(),
+            },
+            bodies,
+            path,
+            headers,
+        })
+    }
+}
+
+impl Payload for Replay {
+    fn info(&self) -> &PayloadInfo {
+        &self.info
+    }
+
+    fn message(&self, seq: u64) -> Outgoing {
+        let (body, rows) = &self.bodies[(seq % self.bodies.len() as u64) as usize];
+        Outgoing {
+            message: Message::Http(HttpMessage {
+                method: "POST",
+                path: self.path.into(),
+                headers: self.headers.clone(),
+                body: body.clone(),
+            }),
+            rows: *rows,
+        }
+    }
+
+    fn marker(&self, _id: &str, _now_ns: i64) -> Option<(Outgoing, VisibilityProbe)> {
+        None
+    }
 }
 
 fn marker_probe(id: &str) -> VisibilityProbe {
@@ -282,6 +405,7 @@ mod tests {
             run_id: "lg-t".into(),
             seed: 1,
             start_ns: 1_795_433_093_000_000_000,
+            fixtures: std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures")),
         }
     }
 

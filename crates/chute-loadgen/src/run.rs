@@ -67,6 +67,8 @@ pub struct LoadOptions {
     pub thresholds: Vec<Threshold>,
     /// A live line on stderr (only shown when stderr is a terminal).
     pub progress: bool,
+    /// Where the replayed kinds (otlp-logs, otlp-traces, remote-write) find their captured bodies.
+    pub fixtures: std::path::PathBuf,
 }
 
 impl LoadOptions {
@@ -87,6 +89,7 @@ impl LoadOptions {
             request_timeout: Duration::from_secs(60),
             thresholds: Vec::new(),
             progress: true,
+            fixtures: std::path::PathBuf::from("fixtures"),
         }
     }
 }
@@ -218,6 +221,7 @@ pub async fn run(opts: LoadOptions) -> Result<Report, LoadgenError> {
             run_id: run_id.clone(),
             seed: 0x6b36_6c6f_6164 ^ opts.rows_per_request as u64,
             start_ns: now_ns(),
+            fixtures: opts.fixtures.clone(),
         },
     )?;
     let stats = Stats::new();

@@ -10,7 +10,9 @@ pub struct LoadgenArgs {
     /// Where to send (only what you name here is contacted), e.g. http://127.0.0.1:8086.
     #[arg(long, value_name = "URL")]
     pub target: String,
-    /// influx (k6 --out influxdb writes) or k6-json (k6 --out json bodies to the import endpoint).
+    /// influx (k6 --out influxdb writes), k6-json (k6 --out json bodies to the import endpoint),
+    /// or captured bodies replayed as they are: otlp-logs, otlp-traces (send them to the OTLP/HTTP
+    /// port), remote-write.
     #[arg(long, default_value = "influx", value_name = "PROTOCOL")]
     pub protocol: PayloadKind,
     /// closed: N connections each send, wait, send again; open: requests arrive at --rate.
@@ -67,6 +69,9 @@ pub struct LoadgenArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The fixtures folder the replayed protocols read their captured bodies from.
+    #[arg(long, default_value = "fixtures", value_name = "DIR")]
+    pub fixtures: std::path::PathBuf,
 }
 
 impl LoadgenArgs {
@@ -108,6 +113,7 @@ impl LoadgenArgs {
         o.request_timeout = parse_duration(&self.request_timeout)?;
         o.thresholds = self.thresholds.clone();
         o.progress = true;
+        o.fixtures = self.fixtures.clone();
         Ok(o)
     }
 }

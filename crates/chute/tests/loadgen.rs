@@ -290,3 +290,57 @@ fn bench_ceiling_runs_and_prints_rows_per_second() {
     assert!(line.contains("200,000 rows"), "{line}");
     assert!(line.contains("200,000 rows stored"), "{line}");
 }
+
+/// The OTLP/HTTP address from the banner line "OTLP/gRPC on A, OTLP/HTTP on http://B".
+fn otlp_http_url(chute: &Chute) -> String {
+    chute
+        .banner
+        .iter()
+        .find_map(|l| l.split("OTLP/HTTP on ").nth(1))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| panic!("no OTLP/HTTP line in the banner: {:?}", chute.banner))
+}
+
+/// Replayed OTLP bodies: the rows loadgen reports as acknowledged are the rows in the table.
+fn otlp_replay_lands(protocol: &str, table: &str, rows_per_body: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let chute = Chute::start(dir.path(), &["batch.max_age=100ms"]);
+    let fixtures = fixtures();
+    let (code, report) = loadgen(
+        dir.path(),
+        &[
+            "--target",
+            &otlp_http_url(&chute),
+            "--protocol",
+            protocol,
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--connections",
+            "2",
+            "--duration",
+            "2s",
+        ],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["payload"]["protocol"], protocol);
+    let req = &report["requests"];
+    assert_eq!(u(&req["errors"]) + u(&req["rejected"]), 0, "{report}");
+    assert!(u(&req["acked"]) > 0, "{report}");
+    let acked = u(&report["rows"]["acked"]);
+    assert_eq!(acked, u(&req["acked"]) * rows_per_body);
+    // Stopping delivers what the spool holds; then the store is ours to count.
+    let (status, _) = chute.term(Duration::from_secs(60));
+    assert!(status.success());
+    let store = open_store(dir.path());
+    assert_eq!(scalar(&store, &format!("SELECT count() FROM {table}")), acked);
+}
+
+#[test]
+fn otlp_logs_replay_acknowledged_rows_are_the_rows_that_land() {
+    otlp_replay_lands("otlp-logs", "otel_logs", 40);
+}
+
+#[test]
+fn otlp_traces_replay_acknowledged_rows_are_the_rows_that_land() {
+    otlp_replay_lands("otlp-traces", "otel_traces", 80);
+}
