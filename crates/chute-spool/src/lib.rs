@@ -10,9 +10,14 @@
 //! <dir>/<table>/<seq>.seg         sealed segments: immutable, waiting for delivery
 //! <dir>/<table>/<seq>.corrupt     a sealed segment that failed its checksums (kept, not sent)
 //! <dir>/<table>/plan              the delivery in progress (see below)
+//! <dir>/<table>/NEXT              segment numbers below this one may have been used (decimal)
 //! ```
 //!
-//! `<seq>` is a 16-digit hex number, increasing per table. A segment file is a header
+//! `<seq>` is a 16-digit hex number, increasing per table and never used twice within a spool
+//! id: dedup tokens are made of it, so a reused number would make the store drop new rows as a
+//! retry of old ones. Numbers are reserved in blocks of 1024 (`NEXT`, written and synced before
+//! a block's first number is used); at open, numbering resumes at the larger of the reservation
+//! and the highest segment on disk plus one. A segment file is a header
 //! (`CHUTESEG`, format version u32 LE, table name length u16 LE, table name, CRC32C u32 LE of the
 //! preceding header bytes) followed by records:
 //!
@@ -245,7 +250,10 @@ impl Spool {
                 }
             }
             sync_dir(&tdir)?;
-            next_seq.insert(table.clone(), max_seq + 1);
+            // Numbers handed out before may all be delivered and deleted: the reservation
+            // remembers them, so no segment number (and no insert token) is ever used twice.
+            let reserved = read_reservation(&tdir);
+            next_seq.insert(table.clone(), (max_seq + 1).max(reserved));
         }
         for (t, segs) in &sealed {
             recovery.pending.insert(t.clone(), segs.len() as u64);
@@ -474,6 +482,28 @@ fn lock(dir: &Path) -> Result<File, SpoolError> {
     f.set_len(0)?;
     write!(f, "{}", std::process::id())?;
     Ok(f)
+}
+
+/// The file in a table's directory that holds the segment-number reservation.
+pub(crate) const RESERVATION: &str = "NEXT";
+
+/// Segment numbers are reserved this many at a time (one synced write per this many segments).
+pub(crate) const RESERVE_BLOCK: u64 = 1024;
+
+/// The first segment number not yet reserved in `tdir` (0 when nothing was ever reserved).
+fn read_reservation(tdir: &Path) -> u64 {
+    std::fs::read_to_string(tdir.join(RESERVATION)).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Records (synced) that numbers below `next` may be in use.
+pub(crate) fn write_reservation(tdir: &Path, next: u64) -> Result<(), SpoolError> {
+    let tmp = tdir.join(format!("{RESERVATION}.tmp"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(next.to_string().as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, tdir.join(RESERVATION))?;
+    sync_dir(tdir)?;
+    Ok(())
 }
 
 fn read_or_create_id(dir: &Path) -> Result<String, SpoolError> {

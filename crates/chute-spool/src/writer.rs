@@ -104,6 +104,8 @@ struct Writer {
     shared: Arc<Shared>,
     open: HashMap<String, OpenSeg>,
     next_seq: HashMap<String, u64>,
+    /// Per table, the first segment number not reserved on disk.
+    reserved: HashMap<String, u64>,
     open_since: Arc<Mutex<BTreeMap<String, SystemTime>>>,
     open_fill: Arc<Mutex<BTreeMap<String, (u64, u64)>>>,
     last_sync: Instant,
@@ -116,6 +118,9 @@ pub(crate) fn start(shared: Arc<Shared>, next_seq: HashMap<String, u64>) -> Resu
     let mut w = Writer {
         shared,
         open: HashMap::new(),
+        // What open found reserved is where numbering starts, so the first segment of each
+        // table reserves the next block.
+        reserved: next_seq.clone(),
         next_seq,
         open_since: open_since.clone(),
         open_fill: open_fill.clone(),
@@ -268,6 +273,13 @@ impl Writer {
         }
         let seq = *self.next_seq.get(table).unwrap_or(&1);
         self.next_seq.insert(table.to_string(), seq + 1);
+        // Reserve numbers before using them (see `Spool::open`): a number is never reused, even
+        // after every segment was delivered and deleted and the process restarted.
+        if seq >= self.reserved.get(table).copied().unwrap_or(0) {
+            let until = seq + crate::RESERVE_BLOCK;
+            crate::write_reservation(&dir, until)?;
+            self.reserved.insert(table.to_string(), until);
+        }
         let path = dir.join(seg_name(seq, "open"));
         let mut file = std::fs::OpenOptions::new().create_new(true).write(true).open(&path)?;
         let h = header(table);

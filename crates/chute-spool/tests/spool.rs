@@ -186,6 +186,29 @@ async fn plans_survive_a_reopen_and_removed_segments_do_not_come_back() {
     assert_eq!(spool.read_plan("t").unwrap(), None);
 }
 
+/// Insert tokens are made of the spool id and segment numbers: a number used once must never
+/// come back, or the store would take new rows for a retry of old ones and drop them.
+#[tokio::test]
+async fn segment_numbers_are_never_reused_even_after_everything_was_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut used = std::collections::BTreeSet::new();
+    for round in 0..3 {
+        let (spool, _) = Spool::open(opts(dir.path())).unwrap();
+        for i in 0..2 {
+            append(&spool, "t", batch(round * 100 + i * 10, 10)).await;
+            spool.seal_all().unwrap();
+        }
+        let seqs: Vec<u64> = spool.sealed("t").iter().map(|s| s.seq).collect();
+        assert_eq!(seqs.len(), 2);
+        for s in &seqs {
+            assert!(used.insert(*s), "segment number {s} used again in round {round} (used: {used:?})");
+        }
+        // Everything delivered: no segment file is left to remember the numbers by.
+        spool.remove_segments("t", &seqs).unwrap();
+        spool.close().unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_second_process_cannot_open_the_same_spool() {
     let dir = tempfile::tempdir().unwrap();
