@@ -15,6 +15,10 @@ need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 # libpython: the engine's Python stubs need a libpython3 shared library loaded first.
 ls /usr/lib/*/libpython3.*.so.1.0 >/dev/null 2>&1 || need_apt+=(libpython3.11)
+# prometheus: the remote write test runs Debian's binary itself (not the packaged service).
+have_pkg prometheus || need_apt+=(prometheus)
+# nats-server: the NATS JetStream tests and `chute bench nats` start one (never as a service).
+have_pkg nats-server || need_apt+=(nats-server)
 for p in "$@"; do have_pkg "$p" || need_apt+=("$p"); done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"

@@ -6,9 +6,11 @@
 //! tokens, keys) are masked whenever the configuration is printed.
 
 mod layers;
+mod nats;
 pub mod units;
 
 pub use layers::{ConfigError, Override, load};
+pub use nats::{NatsConfig, NatsConsumerConfig, NatsDecoder};
 pub use units::{ByteSize, Duration};
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,7 @@ pub struct Config {
     pub log: LogConfig,
     pub debug: DebugConfig,
     pub clickhouse_http: ClickhouseHttpConfig,
+    pub nats: NatsConfig,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             log: LogConfig::default(),
             debug: DebugConfig::default(),
             clickhouse_http: ClickhouseHttpConfig::default(),
+            nats: NatsConfig::default(),
         }
     }
 }

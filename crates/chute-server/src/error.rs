@@ -118,6 +118,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<chute_promrw::PromRwError> for ApiError {
+    fn from(e: chute_promrw::PromRwError) -> Self {
+        match e {
+            chute_promrw::PromRwError::TooLarge { limit, .. } => ApiError::TooLarge { limit },
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
 impl From<chute_k6::K6Error> for ApiError {
     fn from(e: chute_k6::K6Error) -> Self {
         use chute_k6::K6Error as K;
@@ -131,5 +140,35 @@ impl From<chute_k6::K6Error> for ApiError {
             },
             other => ApiError::BadRequest(other.to_string()),
         }
+    }
+}
+
+/// The HTTP status ClickHouse's HTTP interface answers for an error code (as ClickHouse's
+/// `exceptionCodeToHTTPStatus` does), for chute's ClickHouse-compatible interface.
+pub fn clickhouse_status(code: i32) -> StatusCode {
+    match code {
+        // REQUIRED_PASSWORD.
+        194 => StatusCode::UNAUTHORIZED,
+        // UNKNOWN_USER, WRONG_PASSWORD, AUTHENTICATION_FAILED, SET_NON_GRANTED_ROLE, ACCESS_DENIED.
+        192 | 193 | 516 | 512 | 497 => StatusCode::FORBIDDEN,
+        // BAD_ARGUMENTS, CANNOT_PARSE_*, SYNTAX_ERROR, INCORRECT_DATA, TYPE_MISMATCH, THERE_IS_NO_COLUMN,
+        // ILLEGAL_COLUMN, DUPLICATE_COLUMN, AST errors, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, regexps.
+        36 | 6 | 25 | 26 | 27 | 38 | 41 | 72 | 376 | 427 | 62 | 117 | 53 | 8 | 44 | 15 | 167 | 168 | 223 | 321 => {
+            StatusCode::BAD_REQUEST
+        }
+        // UNKNOWN_TABLE, _FUNCTION, _IDENTIFIER, _TYPE, _STORAGE, _DATABASE, _SETTING, _DIRECTION_OF_SORTING,
+        // _AGGREGATE_FUNCTION, _FORMAT, _DATABASE_ENGINE, _TYPE_OF_QUERY, _ROLE.
+        60 | 46 | 47 | 50 | 56 | 81 | 115 | 66 | 63 | 73 | 336 | 57 | 511 => StatusCode::NOT_FOUND,
+        // QUERY_IS_TOO_LARGE.
+        229 => StatusCode::PAYLOAD_TOO_LARGE,
+        // NOT_IMPLEMENTED.
+        48 => StatusCode::NOT_IMPLEMENTED,
+        // SOCKET_TIMEOUT, CANNOT_OPEN_FILE, CANNOT_SCHEDULE_TASK.
+        209 | 76 | 439 => StatusCode::SERVICE_UNAVAILABLE,
+        // TIMEOUT_EXCEEDED.
+        159 => StatusCode::REQUEST_TIMEOUT,
+        // UNSUPPORTED_MEDIA_TYPE.
+        415 => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -124,7 +124,15 @@ pub async fn runs(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -
     let limit = num("limit", 100, 1000)?;
     let offset = num("offset", 0, u64::MAX / 2)?;
     let store = state.store.clone();
-    let runs = blocking(move || Ok(chute_store::queries::k6::runs(store.as_ref(), limit, offset)?)).await?;
+    // Runs of k6's aggregated outputs (opentelemetry, prometheus-rw) are listed beside the
+    // sample runs, newest first.
+    let runs = blocking(move || {
+        let mut runs = chute_store::queries::k6::runs(store.as_ref(), limit.saturating_add(offset), 0)?;
+        runs.extend(chute_store::queries::k6_outputs::runs(store.as_ref())?.iter().map(|r| r.info()));
+        runs.sort_by(|a, b| b.last_sample_us.cmp(&a.last_sample_us).then_with(|| a.run_id.cmp(&b.run_id)));
+        Ok(runs.into_iter().skip(offset as usize).take(limit as usize).collect::<Vec<_>>())
+    })
+    .await?;
     let runs: Vec<RunOverview> = runs.into_iter().map(RunOverview::from).collect();
     Ok(axum::Json(serde_json::json!({ "runs": runs, "limit": limit, "offset": offset })).into_response())
 }
@@ -133,7 +141,13 @@ pub async fn runs(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -
 pub async fn run(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let id2 = id.clone();
-    let r = blocking(move || Ok(chute_store::queries::k6::run(store.as_ref(), &id2)?)).await?;
+    let r = blocking(move || {
+        Ok(match chute_store::queries::k6::run(store.as_ref(), &id2)? {
+            Some(r) => Some(r),
+            None => chute_store::queries::k6_outputs::run(store.as_ref(), &id2)?.map(|r| r.info()),
+        })
+    })
+    .await?;
     match r {
         Some(r) => Ok(axum::Json(RunOverview::from(r)).into_response()),
         None => Err(ApiError::NotFound(format!("run {id:?} not found (no samples are stored for it)"))),
@@ -201,10 +215,47 @@ pub async fn summary_post(
 
 async fn summarize(state: Arc<AppState>, id: String, req: SummaryRequest, text: bool) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    let summary = blocking(move || Ok(run_summary(store.as_ref(), &id, &req)?)).await?;
+    let summary = blocking(move || match run_summary(store.as_ref(), &id, &req) {
+        Ok(s) => Ok(Ok(s)),
+        // A run of k6's opentelemetry or prometheus-rw output: what those outputs carry.
+        Err(chute_k6::K6Error::RunNotFound(e)) => match chute_store::queries::k6_outputs::run(store.as_ref(), &id)? {
+            Some(run) => Ok(Err(chute_store::queries::k6_outputs::summary(store.as_ref(), &run)?)),
+            None => Err(chute_k6::K6Error::RunNotFound(e).into()),
+        },
+        Err(e) => Err(e.into()),
+    })
+    .await?;
+    let summary = match summary {
+        Ok(s) => s,
+        Err(output) => {
+            if text {
+                return Ok(
+                    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], render_output(&output)).into_response()
+                );
+            }
+            return Ok(axum::Json(output).into_response());
+        }
+    };
     if text {
         return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], chute_k6::summary::render_text(&summary))
             .into_response());
     }
     Ok(axum::Json(summary).into_response())
+}
+
+/// A k6 output run's summary as text: one line per metric, `~` before approximate values.
+fn render_output(s: &chute_store::queries::k6_outputs::OutputSummary) -> String {
+    let mut out = format!(
+        "run {} (source {}, from k6's aggregated output: counts and rates exact, ~ approximate)\n\n",
+        s.run.run_id, s.run.source
+    );
+    for m in &s.metrics {
+        let values: Vec<String> = m
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k}={}{v}", if m.approximate.contains(k) { "~" } else { "" }))
+            .collect();
+        out.push_str(&format!("{} ({}): {}\n", m.name, m.metric_type, values.join(" ")));
+    }
+    out
 }

@@ -6,12 +6,16 @@
 //! health, metrics and stats. [`router`] builds it without a socket, so tests drive it directly.
 
 pub mod body;
+pub mod clickhouse_http;
 pub mod error;
+pub mod explorer;
 mod http_metrics;
 mod influx;
 mod k6;
+pub mod nats;
 mod ops;
 pub mod otlp;
+pub mod prom;
 mod query;
 
 use axum::Router;
@@ -44,6 +48,8 @@ pub struct AppState {
     pub importer: chute_ingest::K6Importer,
     /// The fault-injection wrapper around the store (`debug.fault_injection`, tests only).
     pub fault: Option<Arc<chute_store::faulty::FaultyStore<Arc<dyn Store>>>>,
+    /// Reachability of the NATS streams of `[[nats.consumers]]` (readiness).
+    pub nats: nats::NatsStatus,
 }
 
 impl AppState {
@@ -73,6 +79,7 @@ impl AppState {
             tmp_dir,
             importer,
             fault,
+            nats: nats::NatsStatus::default(),
         })
     }
 }
@@ -83,12 +90,15 @@ pub fn router(state: Arc<AppState>) -> Router {
     if state.fault.is_some() {
         r = r.route("/debug/store-fault", post(ops::store_fault));
     }
+    r = explorer::routes(r);
     r
         // InfluxDB v1 and v2 APIs, as k6 and Telegraf use them.
         .route("/query", get(influx::query).post(influx::query))
         .route("/write", post(influx::write_v1))
         .route("/api/v2/write", post(influx::write_v2))
         .route("/ping", get(influx::ping).head(influx::ping))
+        // Prometheus remote write 1.0.
+        .route("/api/v1/write", post(prom::write))
         // k6 runs.
         .route("/api/v1/k6/import", post(k6::import))
         .route("/api/v1/k6/runs", get(k6::runs))

@@ -20,6 +20,12 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
         HealthState::Healthy | HealthState::Degraded => StatusCode::OK,
         HealthState::Starting | HealthState::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
     };
+    // A configured NATS stream that does not answer makes chute unready too.
+    if let Some(reason) = state.nats.unready_reason() {
+        let mut body = serde_json::to_value(&h).unwrap_or_default();
+        body["nats"] = serde_json::Value::String(reason);
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    }
     (status, axum::Json(h)).into_response()
 }
 

@@ -35,6 +35,19 @@ fn signal_name(s: Signal) -> &'static str {
     }
 }
 
+/// Decodes a request; a logs request also yields its `otel_log_patterns` rows (templates counted
+/// per service, severity and hour), submitted with the logs so they are as durable and as
+/// deduplicated as the logs themselves.
+fn decode(signal: Signal, encoding: Encoding, body: &[u8], limits: &Limits) -> Result<Decoded, chute_otlp::OtlpError> {
+    let mut d = chute_otlp::decode(signal, encoding, body, limits)?;
+    if signal == Signal::Logs
+        && let Some(p) = d.batch(chute_tables::otel::LOGS.name).and_then(chute_patterns::batch::log_patterns)
+    {
+        d.batches.push((chute_tables::patterns::LOG_PATTERNS.name, p));
+    }
+    Ok(d)
+}
+
 /// Decodes one export request and submits it. Returns (rejected items, rejection message).
 async fn ingest(
     state: &Arc<AppState>,
@@ -45,11 +58,11 @@ async fn ingest(
 ) -> Result<(u64, Option<String>), ApiError> {
     let limits = limits(state);
     let decoded: Decoded = if body.len() > 256 * 1024 {
-        tokio::task::spawn_blocking(move || chute_otlp::decode(signal, encoding, &body, &limits))
+        tokio::task::spawn_blocking(move || decode(signal, encoding, &body, &limits))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
     } else {
-        chute_otlp::decode(signal, encoding, &body, &limits)
+        decode(signal, encoding, &body, &limits)
     }
     .map_err(|e| ApiError::BadRequest(e.to_string()))?;
 

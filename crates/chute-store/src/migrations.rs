@@ -36,6 +36,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_k6"),
     migration!(3, "0003_influx_points"),
     migration!(4, "0004_otel"),
+    migration!(5, "0005_catalog"),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -436,6 +436,9 @@ impl Store for RemoteStore {
             ("default_format", "ArrowStream"),
             ("output_format_arrow_string_as_string", "1"),
             ("output_format_arrow_low_cardinality_as_dictionary", "0"),
+            // ClickHouse compresses Arrow IPC buffers with lz4 by default; the HTTP body is what
+            // gets compressed here, so the batches stay readable without arrow's codecs.
+            ("output_format_arrow_compression_method", "none"),
             ("wait_end_of_query", "1"),
         ]
         .iter()

@@ -10,6 +10,7 @@ pub mod dead_letters;
 pub mod influx;
 pub mod k6;
 pub mod otel;
+pub mod patterns;
 
 use arrow_schema::SchemaRef;
 
@@ -28,7 +29,12 @@ impl std::fmt::Debug for TableDef {
 
 /// Every table chute inserts into through the pipeline.
 pub fn all() -> Vec<TableDef> {
-    [&[k6::SAMPLES, k6::METRICS, k6::IMPORTS, influx::POINTS, dead_letters::DEAD_LETTERS][..], &otel::TABLES].concat()
+    [
+        &[k6::SAMPLES, k6::METRICS, k6::IMPORTS, influx::POINTS, dead_letters::DEAD_LETTERS][..],
+        &otel::TABLES,
+        &[patterns::LOG_PATTERNS],
+    ]
+    .concat()
 }
 
 /// Looks a table up by name.

@@ -25,6 +25,12 @@ use std::time::{Duration, Instant};
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
+    /// Telemetry explorer: catalog upkeep cost against otel_logs ingest, and /attributes and
+    /// /logs/patterns latency over a large generated log set.
+    Explorer(crate::bench_explorer::ExplorerArgs),
+    /// NATS JetStream to committed rows: a pre-filled stream of ~300-byte JSON messages consumed
+    /// by `chute serve`; messages/s until the consumer's ack floor reaches the last message.
+    Nats(crate::bench_nats::NatsArgs),
     /// The engine's ceiling: k6-shaped Arrow batches inserted directly into a fresh embedded store.
     Ceiling {
         /// Rows to insert.
@@ -96,6 +102,9 @@ pub enum BenchCommand {
     Compare { a: PathBuf, b: PathBuf },
     /// wrk with one fixture body per request (OTLP logs, remote write) against chute serve.
     Wrk(crate::bench_wrk::WrkArgs),
+    /// Inserts into a remote ClickHouse (a child chute's ClickHouse HTTP interface) beside the
+    /// same inserts into an embedded engine directly: the cost of going remote.
+    Remote(crate::bench_remote::RemoteArgs),
 }
 
 /// One line of the results table.
@@ -227,6 +236,9 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<i32> {
         BenchCommand::Report { files, out, label } => report(&files, out.as_deref(), label),
         BenchCommand::Compare { a, b } => compare(&a, &b),
         BenchCommand::Wrk(args) => crate::bench_wrk::run(args).await,
+        BenchCommand::Remote(args) => crate::bench_remote::run(config, args).await,
+        BenchCommand::Explorer(args) => crate::bench_explorer::run(config, args).await,
+        BenchCommand::Nats(args) => crate::bench_nats::run(args).await,
     }
 }
 
@@ -235,7 +247,7 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<i32> {
 
 /// k6_samples batches built from the load generator's k6 model, as the InfluxDB decoder builds
 /// them (tags in line order, `url` back among the tags, empty tags left out).
-fn k6_batches(rows: usize, batch_rows: usize, testid: &str) -> Vec<arrow_array::RecordBatch> {
+pub(crate) fn k6_batches(rows: usize, batch_rows: usize, testid: &str) -> Vec<arrow_array::RecordBatch> {
     use chute_tables::k6::{SampleRow, SamplesBuilder};
     let mut model = chute_loadgen::k6gen::K6Model::new(42, 1_795_433_093_000_000_000);
     let mut out = Vec::new();
@@ -376,7 +388,7 @@ pub(crate) fn chute_command(data_dir: &Path) -> anyhow::Result<Command> {
     Ok(c)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

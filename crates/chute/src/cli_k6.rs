@@ -218,9 +218,17 @@ pub async fn run(config: &Config, command: K6Command) -> anyhow::Result<i32> {
                 Some(c) => c.get_json(&format!("/api/v1/k6/runs?limit={limit}")).await?,
                 None => {
                     let store = local::open_migrated(config)?;
-                    let runs =
-                        tokio::task::spawn_blocking(move || chute_store::queries::k6::runs(store.as_ref(), limit, 0))
-                            .await??;
+                    // As the server lists them: sample runs and k6 output runs (otlp, prometheus-rw).
+                    let runs = tokio::task::spawn_blocking(move || {
+                        let mut runs = chute_store::queries::k6::runs(store.as_ref(), limit, 0)?;
+                        runs.extend(chute_store::queries::k6_outputs::runs(store.as_ref())?.iter().map(|r| r.info()));
+                        runs.sort_by(|a, b| {
+                            b.last_sample_us.cmp(&a.last_sample_us).then_with(|| a.run_id.cmp(&b.run_id))
+                        });
+                        runs.truncate(limit as usize);
+                        Ok::<_, chute_store::StoreError>(runs)
+                    })
+                    .await??;
                     let v: Vec<chute_k6::summary::RunOverview> = runs.into_iter().map(Into::into).collect();
                     serde_json::json!({ "runs": v })
                 }

@@ -1,7 +1,7 @@
 //! Opening the configured store in this process (the server does; so do commands when no server
 //! is running), and a local pipeline for commands that write.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chute_config::{Config, StoreTarget};
 use chute_pipeline::{Metrics, Pipeline, PipelineOptions};
 use chute_store::Store;
@@ -22,7 +22,40 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             Ok(Arc::new(store))
         }
         StoreTarget::Null => Ok(Arc::new(chute_store::null::NullStore::new())),
-        StoreTarget::Clickhouse => bail!("store.target = \"clickhouse\" is not available in this build yet"),
+        StoreTarget::Clickhouse => {
+            let store = chute_store::remote::RemoteStore::open(remote_options(config))
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// `[store.clickhouse]` as the remote store takes it.
+pub fn remote_options(config: &Config) -> chute_store::remote::RemoteOptions {
+    use chute_store::remote::{Compression, RemoteOptions, TlsFiles};
+    let c = &config.store.clickhouse;
+    let path = |p: &str| (!p.is_empty()).then(|| std::path::PathBuf::from(p));
+    RemoteOptions {
+        endpoints: c.endpoints.clone(),
+        user: c.user.clone(),
+        password: c.password.clone(),
+        database: c.database.clone(),
+        cluster: (!c.cluster.is_empty()).then(|| c.cluster.clone()),
+        compression: match c.compression {
+            chute_config::RemoteCompression::Lz4 => Compression::Lz4,
+            chute_config::RemoteCompression::Zstd => Compression::Zstd,
+            chute_config::RemoteCompression::None => Compression::None,
+        },
+        connect_timeout: c.connect_timeout.get(),
+        request_timeout: c.request_timeout.get(),
+        health_check_interval: c.health_check_interval.get(),
+        async_insert: c.async_insert,
+        migration_lock_ttl: c.migration_lock_ttl.get(),
+        tls: TlsFiles {
+            ca_file: path(&c.tls.ca_file),
+            cert_file: path(&c.tls.cert_file),
+            key_file: path(&c.tls.key_file),
+        },
     }
 }
 

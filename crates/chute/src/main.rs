@@ -4,13 +4,18 @@
 //! directory can be open in one process only).
 
 mod bench_cmd;
+mod bench_explorer;
+mod bench_nats;
+mod bench_remote;
 mod bench_wrk;
 mod cli_k6;
 mod client;
+mod explorer_cmd;
 mod loadgen_cmd;
 mod local;
 mod ops_cmds;
 mod serve;
+mod sql_cmd;
 mod table;
 
 use anyhow::Context;
@@ -92,6 +97,24 @@ enum Command {
     },
     /// Send k6 load to a chute and report throughput, latency and visibility.
     Loadgen(Box<loadgen_cmd::LoadgenArgs>),
+    /// Run one SQL statement against the configured store and print the result as a table.
+    Sql {
+        /// The statement, e.g. "SELECT run_id, count() FROM k6_samples GROUP BY run_id".
+        #[arg(value_name = "SQL")]
+        statement: String,
+        /// Print the result in this ClickHouse format (JSONEachRow, CSVWithNames, Pretty...) instead.
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+    },
+    /// OpenTelemetry services: counts per signal, span error rate, first and last seen.
+    Services(explorer_cmd::ServicesArgs),
+    /// The attribute catalog: keys with their exact number of distinct values.
+    Attributes(explorer_cmd::AttributesArgs),
+    /// OpenTelemetry logs (`chute logs patterns`: templates with exact counts).
+    Logs {
+        #[command(subcommand)]
+        command: explorer_cmd::LogsCommand,
+    },
     /// Benchmarks: the engine's ceiling, k6 import, chute end to end.
     Bench {
         #[command(subcommand)]
@@ -159,7 +182,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Command::Config { command } => ops_cmds::config(&config, command),
             Command::Spool { command } => ops_cmds::spool(&config, command),
             Command::Status { wait, server } => ops_cmds::status(&config, wait, server).await,
+            Command::Services(a) => explorer_cmd::services(&config, a).await,
+            Command::Attributes(a) => explorer_cmd::attributes(&config, a).await,
+            Command::Logs { command } => explorer_cmd::logs(&config, command).await,
             Command::Loadgen(args) => loadgen_cmd::loadgen(*args).await,
+            Command::Sql { statement, format } => sql_cmd::sql(&config, statement, format).await,
             Command::Bench { command } => bench_cmd::run(&config, command).await,
         }
     });

@@ -35,6 +35,25 @@ pub async fn serve(config: Config) -> anyhow::Result<i32> {
         listeners.push((grpc, chute_server::otlp::grpc_router(state.clone())));
         listeners.push((http, chute_server::otlp::http_router(state.clone())));
     }
+    if config.clickhouse_http.enabled {
+        let embedded = match config.store.target {
+            chute_config::StoreTarget::Embedded => chute_store::embedded::EmbeddedStore::current(),
+            _ => None,
+        };
+        let Some(embedded) = embedded else {
+            anyhow::bail!(
+                "clickhouse_http.enabled = true needs store.target = \"embedded\": the ClickHouse HTTP interface \
+                 serves chute's embedded engine (a ClickHouse server has its own)"
+            );
+        };
+        let ch = bind(&config.clickhouse_http.listen, "clickhouse_http.listen").await?;
+        extra_lines.push(format!("ClickHouse HTTP interface on http://{}", ch.local_addr()?));
+        let state = chute_server::clickhouse_http::ClickhouseHttp::new(&config, embedded);
+        listeners.push((ch, chute_server::clickhouse_http::router(state)));
+    }
+    // NATS consumers: checked now (a bad consumer config fails the start), connected in the background.
+    let (nats_stop, nats_stop_rx) = tokio::sync::watch::channel(false);
+    let nats_tasks = chute_server::nats::start(&state, nats_stop_rx)?;
     print_banner(&config, addr, &extra_lines);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -53,8 +72,11 @@ pub async fn serve(config: Config) -> anyhow::Result<i32> {
     tracing::info!(signal, "shutting down: no new data is accepted; delivering what is buffered");
     let deadline = config.server.shutdown_timeout.get();
     let _ = stop_tx.send(true);
+    let _ = nats_stop.send(true);
     // In-flight requests finish (they are waiting for the spool); bounded by the deadline.
     let _ = tokio::time::timeout(deadline, futures_join_all(servers)).await;
+    // NATS batches in hand are stored and acked (or left unacked for redelivery).
+    let _ = tokio::time::timeout(deadline, futures_join_all(nats_tasks)).await;
     let report = pipeline.shutdown(deadline).await;
     if report.drained {
         tracing::info!("all data delivered; bye");
@@ -97,7 +119,11 @@ fn print_banner(config: &Config, addr: std::net::SocketAddr, extra_lines: &[Stri
             format!("embedded ClickHouse engine, data in {}", config.engine_dir().display())
         }
         chute_config::StoreTarget::Null => "null store (data is discarded)".to_string(),
-        chute_config::StoreTarget::Clickhouse => "ClickHouse server".to_string(),
+        chute_config::StoreTarget::Clickhouse => {
+            let c = &config.store.clickhouse;
+            let cluster = if c.cluster.is_empty() { String::new() } else { format!(", cluster {}", c.cluster) };
+            format!("ClickHouse at {} (database {}{cluster})", c.endpoints.join(", "), c.database)
+        }
     };
     let spool =
         if config.spool.enabled { format!("spool in {}", config.spool_dir().display()) } else { "spool off".into() };

@@ -1,6 +1,9 @@
 //! The SQL behind chute's answers, one module per subject, each returning plain typed rows.
 
+pub mod explorer;
 pub mod k6;
+pub mod k6_outputs;
+pub mod tables;
 
 use crate::{ErrorKind, StoreError};
 use arrow_array::cast::AsArray;

@@ -391,3 +391,14 @@ pub fn stored_ids(store: &dyn chute_store::Store, testid: &str) -> (u64, u64, st
     }
     (rows, distinct, ids)
 }
+
+/// The address a banner line starting with `prefix` names (the first `http://...` or host:port
+/// after it), e.g. `banner_address(&chute, "ClickHouse HTTP interface on ")`.
+pub fn banner_address(chute: &Chute, prefix: &str) -> String {
+    let line = chute
+        .banner
+        .iter()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("the banner has no line starting with {prefix:?}: {:?}", chute.banner));
+    line[prefix.len()..].split_whitespace().next().unwrap().trim_end_matches(',').to_string()
+}

@@ -1,0 +1,610 @@
+//! Prometheus remote write 1.0 request bodies (snappy block format around a protobuf
+//! `prometheus.WriteRequest`) decoded into Arrow record batches for the OpenTelemetry collector's
+//! ClickHouse exporter metric tables (`otel_metrics_gauge`, `otel_metrics_sum`,
+//! `otel_metrics_exponential_histogram`; builders in `chute_tables::otel`), so that Prometheus
+//! data sits beside OTLP data and is read the same way.
+//!
+//! No network here: the server hands over the body as received and gets batches back. The whole
+//! body is checked before anything is returned: one bad series makes the request an error, and
+//! nothing of it is stored.
+//!
+//! # Mapping (documented in `docs/opentelemetry.md`)
+//!
+//! - `__name__` → `MetricName`; `job` → resource attribute `service.name` (and `ServiceName`),
+//!   `instance` → `service.instance.id`, as the OpenTelemetry Prometheus conventions map them;
+//!   every other label → `Attributes`. Labels with an empty value are absent (Prometheus' rule).
+//! - Float samples → `otel_metrics_sum` (monotonic, cumulative) or `otel_metrics_gauge`:
+//!   the metadata type of the series' family when the request carries it (counter; the
+//!   `_count`/`_sum`/`_bucket` series of a histogram or summary → sum; gauge, info, stateset,
+//!   gauge histogram and a summary's quantile series → gauge), otherwise the name: a name ending
+//!   in `_total`, `_count`, `_sum` or `_bucket` is a sum, any other a gauge. Classic histogram
+//!   and summary series stay the series they are (`le` and `quantile` are attributes).
+//! - Native histograms → `otel_metrics_exponential_histogram`: Prometheus' schema is OTel's
+//!   scale, bucket index `i` (upper bound `base^i`) is OTel's index `i - 1`, spans are expanded
+//!   into dense bucket counts with zeros in the gaps. Cumulative, or unspecified temporality for
+//!   gauge histograms (reset hint GAUGE).
+//! - Staleness markers (the NaN with bits `0x7ff0000000000002`) are stored as rows with
+//!   `Flags = 1` (OTLP's `FLAG_NO_RECORDED_VALUE`) and counted.
+//! - Exemplars → the row's `Exemplars.*` columns: `trace_id` and `span_id` labels → `TraceId` and
+//!   `SpanId`, other labels → `FilteredAttributes`. A series' exemplars go with its last sample (or
+//!   native histogram) in the request; Prometheus sends them in a separate entry with the same
+//!   labels, which is matched by its labels. Exemplars of a label set with no sample in the
+//!   request are stored on a row with `Flags = 1` at the newest exemplar's time.
+//! - Remote write 1.0 has no start time: `StartTimeUnix` is 0. `ScopeName` is [`SCOPE_NAME`].
+
+pub mod proto;
+
+use arrow_array::RecordBatch;
+use chute_tables::otel::{
+    ExemplarColumns, ExpHistogramBuilder, ExpHistogramRow, GaugeBuilder, MetricColumns, MetricRow, SumBuilder,
+};
+use proto::{Exemplar, MetricMetadata, MetricType, ResetHint, TimeSeries, WriteRequest};
+use std::collections::HashMap;
+
+/// The bits of Prometheus' staleness marker (a NaN that means "this series ended").
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+/// OTLP's `DataPointFlags.FLAG_NO_RECORDED_VALUE`: the `Flags` of a staleness marker row.
+pub const FLAG_NO_RECORDED_VALUE: u32 = 1;
+/// The `ScopeName` of every row written from remote write.
+pub const SCOPE_NAME: &str = "prometheus-remote-write";
+/// OTLP's AGGREGATION_TEMPORALITY_CUMULATIVE.
+const CUMULATIVE: i32 = 2;
+/// Dense buckets one native histogram may expand to (a span gap counts too).
+pub const MAX_HISTOGRAM_BUCKETS: usize = 1 << 16;
+
+/// The tables a decoded request may have rows for.
+pub const TABLES: [&str; 3] = ["otel_metrics_gauge", "otel_metrics_sum", "otel_metrics_exponential_histogram"];
+
+/// Limits applied while decoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Attributes kept per series (labels besides `__name__`, `job`, `instance`) and per
+    /// exemplar; the rest are dropped (and counted).
+    pub max_attributes: usize,
+    /// Bytes kept of a label value; longer values are cut at a character boundary (and counted).
+    pub max_attribute_value_len: usize,
+    /// Largest decompressed body.
+    pub max_decoded_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_attributes: 128, max_attribute_value_len: 8 * 1024, max_decoded_bytes: 64 << 20 }
+    }
+}
+
+/// A decoded request.
+#[derive(Clone, Debug, Default)]
+pub struct Decoded {
+    /// One batch per table that has rows, in the table's column order.
+    pub batches: Vec<(&'static str, RecordBatch)>,
+    /// Time series entries in the request.
+    pub series: u64,
+    /// Float samples (staleness markers included).
+    pub samples: u64,
+    /// Native histogram samples.
+    pub histograms: u64,
+    /// Exemplars kept.
+    pub exemplars: u64,
+    /// Staleness markers (stored with `Flags = 1`).
+    pub stale_markers: u64,
+    /// Metadata entries in the request.
+    pub metadata: u64,
+    /// Label values cut to [`Limits::max_attribute_value_len`].
+    pub truncated_attributes: u64,
+    /// Labels dropped beyond [`Limits::max_attributes`].
+    pub dropped_attributes: u64,
+}
+
+impl Decoded {
+    /// Rows over all batches.
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(|(_, b)| b.num_rows()).sum()
+    }
+
+    /// The batch for `table`, if the request had rows for it.
+    pub fn batch(&self, table: &str) -> Option<&RecordBatch> {
+        self.batches.iter().find(|(t, _)| *t == table).map(|(_, b)| b)
+    }
+}
+
+/// A body that cannot be stored; nothing of it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PromRwError {
+    #[error("invalid snappy body (remote write uses the snappy block format): {0}")]
+    Snappy(String),
+    #[error("the body decompresses to {size} bytes, more than the limit of {limit} bytes")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("invalid protobuf WriteRequest: {0}")]
+    Protobuf(String),
+    /// `index` is the 0-based position of the series in `timeseries`.
+    #[error("time series {index}{name}: {detail}", name = name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default())]
+    Series { index: usize, name: Option<String>, detail: String },
+}
+
+/// Decompresses a snappy (block format) body, refusing more than `limit` bytes of output.
+pub fn decompress(body: &[u8], limit: usize) -> Result<Vec<u8>, PromRwError> {
+    let len = snap::raw::decompress_len(body).map_err(|e| PromRwError::Snappy(e.to_string()))?;
+    if len > limit {
+        return Err(PromRwError::TooLarge { size: len as u64, limit: limit as u64 });
+    }
+    snap::raw::Decoder::new().decompress_vec(body).map_err(|e| PromRwError::Snappy(e.to_string()))
+}
+
+/// Decodes a remote write body as sent (snappy-compressed protobuf).
+pub fn decode(body: &[u8], limits: &Limits) -> Result<Decoded, PromRwError> {
+    let raw = decompress(body, limits.max_decoded_bytes)?;
+    decode_protobuf(&raw, limits)
+}
+
+/// Decodes an uncompressed `WriteRequest`.
+pub fn decode_protobuf(bytes: &[u8], limits: &Limits) -> Result<Decoded, PromRwError> {
+    let req = proto::decode_write_request(bytes).map_err(|e| {
+        let detail = e.to_string();
+        PromRwError::Protobuf(detail.strip_prefix("failed to decode Protobuf message: ").unwrap_or(&detail).to_string())
+    })?;
+    convert(&req, limits)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// gauge or sum, for a float series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Gauge,
+    /// A monotonic cumulative sum.
+    Sum,
+}
+
+const COUNTER_SUFFIXES: [&str; 4] = ["_total", "_count", "_sum", "_bucket"];
+const FAMILY_SUFFIXES: [&str; 8] = ["_total", "_count", "_sum", "_bucket", "_created", "_gcount", "_gsum", "_info"];
+
+/// The metadata of a series' family: its own name, or its name without a suffix the exposition
+/// formats add (`_total`, `_count`, `_sum`, `_bucket`, `_created`, ...).
+fn family<'m>(name: &str, meta: &HashMap<&str, &'m MetricMetadata>) -> Option<&'m MetricMetadata> {
+    if meta.is_empty() {
+        return None;
+    }
+    if let Some(m) = meta.get(name) {
+        return Some(m);
+    }
+    FAMILY_SUFFIXES.iter().find_map(|s| name.strip_suffix(s).and_then(|base| meta.get(base).copied()))
+}
+
+/// Whether a float series is a gauge or a sum (see the crate docs).
+pub fn classify(name: &str, metric_type: Option<MetricType>) -> Kind {
+    let ends = |suffixes: &[&str]| suffixes.iter().any(|s| name.ends_with(s));
+    match metric_type {
+        Some(MetricType::Counter) if !name.ends_with("_created") => Kind::Sum,
+        Some(MetricType::Histogram | MetricType::Summary) if ends(&["_count", "_sum", "_bucket"]) => Kind::Sum,
+        Some(MetricType::Unknown) | None if ends(&COUNTER_SUFFIXES) => Kind::Sum,
+        _ => Kind::Gauge,
+    }
+}
+
+/// The labels of one series, checked and split.
+struct SeriesLabels<'a> {
+    name: &'a str,
+    job: &'a str,
+    instance: &'a str,
+    attrs: Vec<(&'a str, &'a str)>,
+}
+
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[derive(Default)]
+struct Stats {
+    truncated: u64,
+    dropped: u64,
+}
+
+fn series_labels<'a>(
+    index: usize,
+    ts: &'a TimeSeries,
+    limits: &Limits,
+    stats: &mut Stats,
+) -> Result<SeriesLabels<'a>, PromRwError> {
+    let name = ts.labels.iter().find(|l| l.name == "__name__").map(|l| l.value.as_str());
+    let err = |detail: String| PromRwError::Series { index, name: name.map(str::to_string), detail };
+    let name = match name {
+        Some(n) if !n.is_empty() => n,
+        _ => return Err(err("has no metric name (label __name__)".into())),
+    };
+    // Duplicate names: labels are sorted by name as the specification asks, but do not trust it.
+    let mut names: Vec<&str> = ts.labels.iter().map(|l| l.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(err(format!("label {:?} appears twice", w[0])));
+    }
+    if names.first().is_some_and(|n| n.is_empty()) {
+        return Err(err("has a label with an empty name".into()));
+    }
+    let mut out = SeriesLabels { name, job: "", instance: "", attrs: Vec::with_capacity(ts.labels.len()) };
+    for l in &ts.labels {
+        if l.value.is_empty() {
+            continue;
+        }
+        match l.name.as_str() {
+            "__name__" => {}
+            "job" => out.job = cut(&l.value, limits.max_attribute_value_len),
+            "instance" => out.instance = cut(&l.value, limits.max_attribute_value_len),
+            n => {
+                if out.attrs.len() >= limits.max_attributes {
+                    stats.dropped += 1;
+                    continue;
+                }
+                let v = cut(&l.value, limits.max_attribute_value_len);
+                if v.len() < l.value.len() {
+                    stats.truncated += 1;
+                }
+                out.attrs.push((n, v));
+            }
+        }
+    }
+    if out.job.len() < ts.labels.iter().find(|l| l.name == "job").map_or(0, |l| l.value.len()) {
+        stats.truncated += 1;
+    }
+    if out.instance.len() < ts.labels.iter().find(|l| l.name == "instance").map_or(0, |l| l.value.len()) {
+        stats.truncated += 1;
+    }
+    Ok(out)
+}
+
+fn fill_common(c: &mut MetricColumns, l: &SeriesLabels<'_>) {
+    if !l.job.is_empty() {
+        c.resource_attributes.insert("service.name", l.job);
+    }
+    if !l.instance.is_empty() {
+        c.resource_attributes.insert("service.instance.id", l.instance);
+    }
+    for (k, v) in &l.attrs {
+        c.attributes.insert(k, v);
+    }
+}
+
+fn ms_to_ns(ms: i64) -> i64 {
+    ms.saturating_mul(1_000_000)
+}
+
+fn fill_exemplars<'a>(
+    e: &mut ExemplarColumns,
+    exemplars: impl Iterator<Item = &'a Exemplar>,
+    limits: &Limits,
+    stats: &mut Stats,
+) -> u64 {
+    let mut n = 0;
+    for ex in exemplars {
+        let (mut trace_id, mut span_id) = ("", "");
+        let mut kept = 0;
+        for l in &ex.labels {
+            match l.name.as_str() {
+                "trace_id" => trace_id = &l.value,
+                "span_id" => span_id = &l.value,
+                k => {
+                    if kept >= limits.max_attributes {
+                        stats.dropped += 1;
+                        continue;
+                    }
+                    let v = cut(&l.value, limits.max_attribute_value_len);
+                    if v.len() < l.value.len() {
+                        stats.truncated += 1;
+                    }
+                    e.filtered_attributes.insert(k, v);
+                    kept += 1;
+                }
+            }
+        }
+        e.add(ms_to_ns(ex.timestamp), ex.value, span_id, trace_id);
+        n += 1;
+    }
+    n
+}
+
+/// A label set as one string, to match exemplar-only entries to their series.
+fn label_key(ts: &TimeSeries) -> String {
+    let mut labels: Vec<(&str, &str)> = ts.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+    labels.sort_unstable();
+    let mut key = String::new();
+    for (k, v) in labels {
+        key.push_str(k);
+        key.push('\u{1}');
+        key.push_str(v);
+        key.push('\u{2}');
+    }
+    key
+}
+
+fn has_data(ts: &TimeSeries) -> bool {
+    !ts.samples.is_empty() || !ts.histograms.is_empty()
+}
+
+/// Dense OTel buckets of one side of a native histogram: (OTel offset, counts).
+fn dense_buckets(spans: &[proto::BucketSpan], deltas: &[i64], counts: &[f64]) -> Result<(i32, Vec<u64>), String> {
+    let n: u64 = spans.iter().map(|s| u64::from(s.length)).sum();
+    let float = deltas.is_empty() && !counts.is_empty();
+    let given = if float { counts.len() } else { deltas.len() };
+    if n != given as u64 {
+        return Err(format!(
+            "native histogram spans hold {n} buckets but {given} {} were sent",
+            if float { "counts" } else { "deltas" }
+        ));
+    }
+    if n == 0 {
+        return Ok((0, Vec::new()));
+    }
+    let first = i64::from(spans[0].offset);
+    let mut end = first;
+    for (j, s) in spans.iter().enumerate() {
+        if j > 0 {
+            if s.offset < 0 {
+                return Err(format!("native histogram span {j} has a negative offset {}", s.offset));
+            }
+            end += i64::from(s.offset);
+        }
+        end += i64::from(s.length);
+    }
+    let width = (end - first) as u64;
+    if width > MAX_HISTOGRAM_BUCKETS as u64 {
+        return Err(format!("native histogram spans {width} buckets, more than {MAX_HISTOGRAM_BUCKETS}"));
+    }
+    let mut out = vec![0u64; width as usize];
+    let (mut idx, mut k, mut running) = (first, 0usize, 0i64);
+    for (j, s) in spans.iter().enumerate() {
+        if j > 0 {
+            idx += i64::from(s.offset);
+        }
+        for _ in 0..s.length {
+            let c = if float {
+                let c = counts[k];
+                if c.is_nan() || c < 0.0 {
+                    return Err(format!("native histogram bucket {idx} has count {c}"));
+                }
+                c.round() as u64
+            } else {
+                running += deltas[k];
+                if running < 0 {
+                    return Err(format!("native histogram bucket {idx} has a negative count {running}"));
+                }
+                running as u64
+            };
+            out[(idx - first) as usize] = c;
+            idx += 1;
+            k += 1;
+        }
+    }
+    // Prometheus bucket i holds (base^(i-1), base^i]; OTel bucket i holds (base^i, base^(i+1)].
+    let offset = i32::try_from(first - 1).map_err(|_| format!("native histogram offset {first} is out of range"))?;
+    Ok((offset, out))
+}
+
+fn float_count(v: f64) -> u64 {
+    if v.is_finite() && v > 0.0 { v.round() as u64 } else { 0 }
+}
+
+struct Builders {
+    gauge: GaugeBuilder,
+    sum: SumBuilder,
+    exp: ExpHistogramBuilder,
+}
+
+fn convert(req: &WriteRequest, limits: &Limits) -> Result<Decoded, PromRwError> {
+    let meta: HashMap<&str, &MetricMetadata> =
+        req.metadata.iter().map(|m| (m.metric_family_name.as_str(), m)).collect();
+
+    // Exemplar-only entries (how Prometheus sends exemplars) go with the series of the same
+    // labels; `extra[target]` lists them.
+    let mut extra: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut attached = vec![false; req.timeseries.len()];
+    if req.timeseries.iter().any(|ts| !has_data(ts) && !ts.exemplars.is_empty()) {
+        let mut by_key: HashMap<String, usize> = HashMap::new();
+        for (i, ts) in req.timeseries.iter().enumerate() {
+            if has_data(ts) {
+                by_key.insert(label_key(ts), i);
+            }
+        }
+        for (i, ts) in req.timeseries.iter().enumerate() {
+            if !has_data(ts)
+                && !ts.exemplars.is_empty()
+                && let Some(&t) = by_key.get(&label_key(ts))
+            {
+                extra.entry(t).or_default().push(i);
+                attached[i] = true;
+            }
+        }
+    }
+
+    let mut b = Builders { gauge: GaugeBuilder::new(), sum: SumBuilder::new(), exp: ExpHistogramBuilder::new() };
+    let mut d =
+        Decoded { series: req.timeseries.len() as u64, metadata: req.metadata.len() as u64, ..Default::default() };
+    let mut stats = Stats::default();
+
+    for (index, ts) in req.timeseries.iter().enumerate() {
+        let labels = series_labels(index, ts, limits, &mut stats)?;
+        if attached[index] || (!has_data(ts) && ts.exemplars.is_empty()) {
+            continue;
+        }
+        let m = family(labels.name, &meta);
+        let kind = classify(labels.name, m.and_then(|m| MetricType::try_from(m.r#type).ok()));
+        let row = MetricRow {
+            scope_name: SCOPE_NAME,
+            service_name: labels.job,
+            metric_name: labels.name,
+            metric_description: m.map_or("", |m| m.help.as_str()),
+            metric_unit: m.map_or("", |m| m.unit.as_str()),
+            ..Default::default()
+        };
+        let exemplars = || {
+            ts.exemplars
+                .iter()
+                .chain(extra.get(&index).into_iter().flatten().flat_map(|&i| req.timeseries[i].exemplars.iter()))
+        };
+
+        // Exemplars without a sample: one row that records no value.
+        if !has_data(ts) {
+            let newest = exemplars().map(|e| e.timestamp).max().unwrap_or(0);
+            let r = MetricRow { time_ns: ms_to_ns(newest), ..row };
+            match kind {
+                Kind::Gauge => {
+                    fill_common(&mut b.gauge.common, &labels);
+                    d.exemplars += fill_exemplars(&mut b.gauge.exemplars, exemplars(), limits, &mut stats);
+                    b.gauge.end_row(&r, f64::NAN, FLAG_NO_RECORDED_VALUE);
+                }
+                Kind::Sum => {
+                    fill_common(&mut b.sum.common, &labels);
+                    d.exemplars += fill_exemplars(&mut b.sum.exemplars, exemplars(), limits, &mut stats);
+                    b.sum.end_row(&r, f64::NAN, FLAG_NO_RECORDED_VALUE, CUMULATIVE, true);
+                }
+            }
+            continue;
+        }
+
+        let last_sample = if ts.histograms.is_empty() { ts.samples.len() } else { usize::MAX };
+        for (j, s) in ts.samples.iter().enumerate() {
+            let flags = if s.value.to_bits() == STALE_NAN_BITS {
+                d.stale_markers += 1;
+                FLAG_NO_RECORDED_VALUE
+            } else {
+                0
+            };
+            let r = MetricRow { time_ns: ms_to_ns(s.timestamp), ..row };
+            let with_exemplars = j + 1 == last_sample;
+            match kind {
+                Kind::Gauge => {
+                    fill_common(&mut b.gauge.common, &labels);
+                    if with_exemplars {
+                        d.exemplars += fill_exemplars(&mut b.gauge.exemplars, exemplars(), limits, &mut stats);
+                    }
+                    b.gauge.end_row(&r, s.value, flags);
+                }
+                Kind::Sum => {
+                    fill_common(&mut b.sum.common, &labels);
+                    if with_exemplars {
+                        d.exemplars += fill_exemplars(&mut b.sum.exemplars, exemplars(), limits, &mut stats);
+                    }
+                    b.sum.end_row(&r, s.value, flags, CUMULATIVE, true);
+                }
+            }
+        }
+        d.samples += ts.samples.len() as u64;
+
+        for (j, h) in ts.histograms.iter().enumerate() {
+            let err = |detail: String| PromRwError::Series { index, name: Some(labels.name.to_string()), detail };
+            if !(-4..=8).contains(&h.schema) {
+                return Err(err(format!(
+                    "native histogram schema {} is not an exponential schema (remote write 1.0 takes -4 to 8)",
+                    h.schema
+                )));
+            }
+            let (positive_offset, positive) =
+                dense_buckets(&h.positive_spans, &h.positive_deltas, &h.positive_counts).map_err(err)?;
+            let (negative_offset, negative) =
+                dense_buckets(&h.negative_spans, &h.negative_deltas, &h.negative_counts).map_err(err)?;
+            let count = match h.count {
+                Some(proto::histogram::Count::CountInt(c)) => c,
+                Some(proto::histogram::Count::CountFloat(c)) => float_count(c),
+                None => 0,
+            };
+            let zero_count = match h.zero_count {
+                Some(proto::histogram::ZeroCount::ZeroCountInt(c)) => c,
+                Some(proto::histogram::ZeroCount::ZeroCountFloat(c)) => float_count(c),
+                None => 0,
+            };
+            let flags = if h.sum.to_bits() == STALE_NAN_BITS {
+                d.stale_markers += 1;
+                FLAG_NO_RECORDED_VALUE
+            } else {
+                0
+            };
+            let temporality = if h.reset_hint == ResetHint::Gauge as i32 { 0 } else { CUMULATIVE };
+            fill_common(&mut b.exp.common, &labels);
+            if j + 1 == ts.histograms.len() {
+                d.exemplars += fill_exemplars(&mut b.exp.exemplars, exemplars(), limits, &mut stats);
+            }
+            b.exp.end_row(
+                &MetricRow { time_ns: ms_to_ns(h.timestamp), ..row },
+                &ExpHistogramRow {
+                    count,
+                    sum: h.sum,
+                    scale: h.schema,
+                    zero_count,
+                    positive_offset,
+                    positive_bucket_counts: &positive,
+                    negative_offset,
+                    negative_bucket_counts: &negative,
+                    flags,
+                    min: 0.0,
+                    max: 0.0,
+                    temporality,
+                },
+            );
+        }
+        d.histograms += ts.histograms.len() as u64;
+    }
+
+    if !b.gauge.is_empty() {
+        d.batches.push(("otel_metrics_gauge", b.gauge.finish()));
+    }
+    if !b.sum.is_empty() {
+        d.batches.push(("otel_metrics_sum", b.sum.finish()));
+    }
+    if !b.exp.is_empty() {
+        d.batches.push(("otel_metrics_exponential_histogram", b.exp.finish()));
+    }
+    d.truncated_attributes = stats.truncated;
+    d.dropped_attributes = stats.dropped;
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::BucketSpan;
+
+    #[test]
+    fn names_and_metadata_decide_gauge_or_sum() {
+        assert_eq!(classify("http_requests_total", None), Kind::Sum);
+        assert_eq!(classify("rpc_duration_seconds_count", None), Kind::Sum);
+        assert_eq!(classify("rpc_duration_seconds_bucket", None), Kind::Sum);
+        assert_eq!(classify("go_goroutines", None), Kind::Gauge);
+        assert_eq!(classify("k6_http_req_failed_rate", None), Kind::Gauge);
+        assert_eq!(classify("k6_http_req_duration_p99", None), Kind::Gauge);
+        // Metadata wins over the name.
+        assert_eq!(classify("queue_total", Some(MetricType::Gauge)), Kind::Gauge);
+        assert_eq!(classify("restarts", Some(MetricType::Counter)), Kind::Sum);
+        assert_eq!(classify("go_gc_duration_seconds", Some(MetricType::Summary)), Kind::Gauge);
+        assert_eq!(classify("go_gc_duration_seconds_sum", Some(MetricType::Summary)), Kind::Sum);
+        assert_eq!(classify("process_start_created", Some(MetricType::Counter)), Kind::Gauge);
+    }
+
+    #[test]
+    fn native_histogram_spans_expand_into_dense_otel_buckets() {
+        // Buckets 0, 1 (span 1), then a gap of 2, then 4 (span 2); counts 2, 3, 1 as deltas.
+        let spans = [BucketSpan { offset: 0, length: 2 }, BucketSpan { offset: 2, length: 1 }];
+        let (offset, counts) = dense_buckets(&spans, &[2, 1, -2], &[]).unwrap();
+        assert_eq!(offset, -1, "prometheus bucket 0 is OTel bucket -1");
+        assert_eq!(counts, vec![2, 3, 0, 0, 1]);
+        // Float histograms carry absolute counts.
+        let (offset, counts) = dense_buckets(&spans[..1], &[], &[4.0, 0.5]).unwrap();
+        assert_eq!((offset, counts), (-1, vec![4, 1]));
+        assert!(dense_buckets(&spans, &[2, 1], &[]).unwrap_err().contains("3 buckets but 2 deltas"));
+        assert!(dense_buckets(&spans, &[2, -5, 0], &[]).unwrap_err().contains("negative count"));
+        let huge = [BucketSpan { offset: 0, length: 1 }, BucketSpan { offset: 1 << 20, length: 1 }];
+        assert!(dense_buckets(&huge, &[1, 0], &[]).is_err());
+    }
+
+    #[test]
+    fn values_are_cut_at_a_character_boundary() {
+        assert_eq!(cut("héllo", 2), "h");
+        assert_eq!(cut("héllo", 3), "hé");
+        assert_eq!(cut("abc", 10), "abc");
+    }
+}
