@@ -819,17 +819,28 @@ fn check_targets(ceiling: Option<f64>, rows: &[BenchRow]) -> Vec<TargetCheck> {
     let find = |needle: &str| rows.iter().find(|r| r.scenario.contains(needle));
     let spool = find("(spool on)");
     let no_spool = find("(spool off)");
+    let import = find("k6 import");
     let mut out = Vec::new();
     let mut add = |target: &str, measured: String, met: Option<bool>| {
         out.push(TargetCheck { target: target.into(), measured, met })
     };
-    match spool {
-        Some(r) => add(
-            "k6 end to end ≥ 500,000 samples/s",
-            format!("{} rows/s", thousands(r.rows_per_s as u64)),
-            Some(r.rows_per_s >= 500_000.0),
-        ),
-        None => add("k6 end to end ≥ 500,000 samples/s", "not measured".into(), None),
+    // Judged on what is sustained into the engine: the import (every row stored when it ends),
+    // and the InfluxDB peak only if its markers became visible (else delivery fell behind).
+    match (import, spool) {
+        (Some(i), Some(s)) => {
+            let sustained = s.visibility_p99_ms.is_some();
+            add(
+                "k6 end to end ≥ 500,000 samples/s",
+                format!(
+                    "import {} rows/s; influx writes {} rows/s{}",
+                    thousands(i.rows_per_s as u64),
+                    thousands(s.rows_per_s as u64),
+                    if sustained { "" } else { " accepted, delivery fell behind (markers not visible)" }
+                ),
+                Some(i.rows_per_s >= 500_000.0 && s.rows_per_s >= 500_000.0 && sustained),
+            )
+        }
+        _ => add("k6 end to end ≥ 500,000 samples/s", "not measured".into(), None),
     }
     match ceiling {
         Some(c) => add("engine alone ~1 M rows/s", format!("{} rows/s", thousands(c as u64)), Some(c >= 900_000.0)),
@@ -840,6 +851,13 @@ fn check_targets(ceiling: Option<f64>, rows: &[BenchRow]) -> Vec<TargetCheck> {
         None => add("ack p99 ≤ 25 ms at 70% of peak", "not measured".into(), None),
     }
     match (spool, no_spool) {
+        // Spool off, a request is answered after its insert, which waits up to batch.max_age for
+        // the batch to fill: at the bench's concurrency that bounds it, not the spool's cost.
+        (Some(_), Some(b)) if b.ack_p50_ms.is_some_and(|p| p >= 500.0) => add(
+            "the spool costs ≤ 15% of throughput",
+            "not comparable: spool off is bound by batch.max_age per request at this concurrency".into(),
+            None,
+        ),
         (Some(a), Some(b)) if b.rows_per_s > 0.0 => {
             let cost = 1.0 - a.rows_per_s / b.rows_per_s;
             add("the spool costs ≤ 15% of throughput", format!("{:.0}%", cost * 100.0), Some(cost <= 0.15))
