@@ -6,30 +6,8 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn k6_summary() -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(fixtures().join("k6/basic-run/basic.summary.json")).unwrap()).unwrap()
-}
-
-/// basic.js's thresholds and custom metric types: InfluxDB writes carry neither.
-const SUMMARY_ARGS: &str = "threshold=http_req_duration%3Ap(95)%3C200&threshold=http_req_duration%3Ap(99)%3C400\
-&threshold=http_req_duration%7Bscenario%3Abuy%7D%3Amax%3C1000&threshold=order_ok%3Arate%3E0.9\
-&threshold=checks%3Arate%3E0.95&metric_type=orders_placed%3Acounter&metric_type=queue_depth%3Agauge\
-&metric_type=order_ok%3Arate&metric_type=think_time%3Atrend";
-
 async fn summary(url: &str, run: &str, samples: u64) -> serde_json::Value {
-    let client = reqwest::Client::new();
-    let until = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = client.get(format!("{url}/api/v1/k6/runs/{run}/summary?{SUMMARY_ARGS}")).send().await.unwrap();
-        if r.status() == 200 {
-            let s: serde_json::Value = r.json().await.unwrap();
-            if s["run"]["samples"].as_u64() == Some(samples) {
-                return s;
-            }
-        }
-        assert!(std::time::Instant::now() < until, "run {run} did not reach {samples} samples");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    summary_when(url, run, samples, Duration::from_secs(30)).await
 }
 
 fn assert_checks_equal_k6s(summary: &serde_json::Value) {

@@ -9,26 +9,8 @@ use common::*;
 use std::path::Path;
 use std::time::Duration;
 
-/// basic.js's thresholds and custom metric types (InfluxDB writes carry neither).
-const SUMMARY_ARGS: &str = "threshold=http_req_duration%3Ap(95)%3C200&threshold=http_req_duration%3Ap(99)%3C400\
-&threshold=http_req_duration%7Bscenario%3Abuy%7D%3Amax%3C1000&threshold=order_ok%3Arate%3E0.9\
-&threshold=checks%3Arate%3E0.95&metric_type=orders_placed%3Acounter&metric_type=queue_depth%3Agauge\
-&metric_type=order_ok%3Arate&metric_type=think_time%3Atrend";
-
 async fn summary(url: &str, run: &str, samples: u64) -> serde_json::Value {
-    let client = reqwest::Client::new();
-    let until = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = client.get(format!("{url}/api/v1/k6/runs/{run}/summary?{SUMMARY_ARGS}")).send().await.unwrap();
-        if r.status() == 200 {
-            let s: serde_json::Value = r.json().await.unwrap();
-            if s["run"]["samples"].as_u64() == Some(samples) {
-                return s;
-            }
-        }
-        assert!(std::time::Instant::now() < until, "run {run} did not reach {samples} samples at {url}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    summary_when(url, run, samples, Duration::from_secs(60)).await
 }
 
 fn free_port() -> u16 {
@@ -93,9 +75,7 @@ async fn k6_results_sent_to_a_remote_target_land_once_with_k6s_summary_even_acro
     assert_eq!(via_b["metrics"], in_a["metrics"]);
     assert_eq!(via_b["checks"], in_a["checks"]);
     assert_eq!(via_b["thresholds"], in_a["thresholds"]);
-    let k6: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("k6/basic-run/basic.summary.json")).unwrap()).unwrap();
-    let diffs = compare_with_k6(&in_a, &k6);
+    let diffs = compare_with_k6(&in_a, &k6_summary());
     assert!(diffs.is_empty(), "differences from k6's summary:\n{}", diffs.join("\n"));
     assert_eq!(count_in_a(port, "SELECT count() FROM k6_samples"), Some(4123));
 

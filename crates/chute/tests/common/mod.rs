@@ -402,3 +402,33 @@ pub fn banner_address(chute: &Chute, prefix: &str) -> String {
         .unwrap_or_else(|| panic!("the banner has no line starting with {prefix:?}: {:?}", chute.banner));
     line[prefix.len()..].split_whitespace().next().unwrap().trim_end_matches(',').to_string()
 }
+
+/// k6's own end-of-test summary of the fixture run (`fixtures/k6/basic-run`).
+pub fn k6_summary() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(fixtures().join("k6/basic-run/basic.summary.json")).unwrap()).unwrap()
+}
+
+/// basic.js's thresholds and custom metric types, as summary query parameters (InfluxDB writes
+/// carry neither).
+pub const SUMMARY_ARGS: &str = "threshold=http_req_duration%3Ap(95)%3C200&threshold=http_req_duration%3Ap(99)%3C400\
+&threshold=http_req_duration%7Bscenario%3Abuy%7D%3Amax%3C1000&threshold=order_ok%3Arate%3E0.9\
+&threshold=checks%3Arate%3E0.95&metric_type=orders_placed%3Acounter&metric_type=queue_depth%3Agauge\
+&metric_type=order_ok%3Arate&metric_type=think_time%3Atrend";
+
+/// The summary of `run` from the chute at `url`, once it holds `samples` samples (panics after
+/// `timeout`).
+pub async fn summary_when(url: &str, run: &str, samples: u64, timeout: Duration) -> serde_json::Value {
+    let client = reqwest::Client::new();
+    let until = Instant::now() + timeout;
+    loop {
+        let r = client.get(format!("{url}/api/v1/k6/runs/{run}/summary?{SUMMARY_ARGS}")).send().await.unwrap();
+        if r.status() == 200 {
+            let s: serde_json::Value = r.json().await.unwrap();
+            if s["run"]["samples"].as_u64() == Some(samples) {
+                return s;
+            }
+        }
+        assert!(Instant::now() < until, "run {run} did not reach {samples} samples at {url} within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
