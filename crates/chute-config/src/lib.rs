@@ -278,7 +278,8 @@ impl Default for BatchConfig {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpoolConfig {
-    /// With the spool off, a client is answered only once its rows are in the store.
+    /// With the spool off, a client is answered only once its rows are in the store (rows are
+    /// inserted as soon as the table's previous insert finished; see docs/durability.md).
     pub enabled: bool,
     /// Empty: `<data_dir>/spool`.
     pub dir: String,

@@ -223,6 +223,14 @@ fn worker(inner: &Arc<Inner>, table: &str, rx: Receiver<Job>) {
 }
 
 fn deliver_memory(inner: &Arc<Inner>, mb: MemBatch) {
+    let table = mb.table.clone();
+    deliver_memory_batch(inner, mb);
+    if let Some(memory) = &inner.memory {
+        memory.delivered(inner, &table);
+    }
+}
+
+fn deliver_memory_batch(inner: &Arc<Inner>, mb: MemBatch) {
     let token = format!("mem-{:016x}:{}", rand::random::<u64>(), mb.table);
     let started = Instant::now();
     let sources = join_sources(mb.parts.iter().map(|(s, _)| s.as_str()));

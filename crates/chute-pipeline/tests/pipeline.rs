@@ -76,6 +76,14 @@ fn assert_exactly_once(store: &dyn Store, n: u64) {
     assert_eq!(scalar(store, "SELECT max(iter) + 1 FROM k6_samples"), n, "ids are 0..n");
 }
 
+/// Batches delivered to k6_samples so far.
+fn flushes(p: &Pipeline) -> u64 {
+    let text = p.metrics().render_prometheus();
+    text.lines()
+        .find_map(|l| l.strip_prefix("chute_flush_duration_seconds_count{table=\"k6_samples\"} "))
+        .map_or(0, |v| v.trim().parse().expect("a count"))
+}
+
 async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let until = Instant::now() + timeout;
     while !f() {
@@ -237,8 +245,9 @@ async fn the_memory_bound_refuses_or_drops_newest_when_asked() {
     o.batch.max_age = Duration::from_secs(3600);
     let p = Pipeline::start(o.clone(), store.clone(), Metrics::new()).unwrap();
     ready(&p).await;
-    // Without the spool a submit waits until its rows are stored; while one waits, its memory
-    // is held, so the next one finds the budget spent.
+    // Without the spool a submit waits until its rows are stored; while one waits (the store is
+    // down), its memory is held, so the next one finds the budget spent.
+    store.break_down();
     let p2 = p.clone();
     let waiting =
         tokio::spawn(async move { p2.submit("k6_samples", "test", samples(0, 100), Admission::Refuse).await });
@@ -248,9 +257,7 @@ async fn the_memory_bound_refuses_or_drops_newest_when_asked() {
     .await;
     let err = p.submit("k6_samples", "test", samples(100, 100), Admission::Refuse).await.unwrap_err();
     assert!(matches!(err, PipelineError::Backpressure { .. }), "{err}");
-    let text = p.metrics().render_prometheus();
-    assert!(text.contains("chute_batch_fill_rows{table=\"k6_samples\"} 100"), "{text}");
-    p.flush();
+    store.heal();
     waiting.await.unwrap().unwrap();
     assert_eq!(scalar(store.as_ref(), "SELECT count() FROM k6_samples"), 100, "stored when the submit returned");
     p.shutdown(Duration::from_secs(5)).await;
@@ -259,6 +266,7 @@ async fn the_memory_bound_refuses_or_drops_newest_when_asked() {
     o.drop_newest_when_full = true;
     let p = Pipeline::start(o, store.clone(), Metrics::new()).unwrap();
     ready(&p).await;
+    store.break_down();
     let p2 = p.clone();
     let waiting =
         tokio::spawn(async move { p2.submit("k6_samples", "test", samples(200, 100), Admission::Refuse).await });
@@ -269,7 +277,7 @@ async fn the_memory_bound_refuses_or_drops_newest_when_asked() {
     let r = p.submit("k6_samples", "test", samples(300, 100), Admission::Refuse).await.unwrap();
     assert_eq!(r, Receipt::Dropped);
     assert_eq!(p.metrics().counter_sum("chute_rows_dropped_total", &[]), 100);
-    p.flush();
+    store.heal();
     waiting.await.unwrap().unwrap();
     assert_eq!(scalar(store.as_ref(), "SELECT count() FROM k6_samples"), 200, "the dropped rows are not stored");
 }
@@ -285,6 +293,44 @@ async fn without_the_spool_a_submit_returns_once_its_rows_are_stored() {
         assert_eq!(scalar(store.as_ref(), "SELECT count() FROM k6_samples"), (k + 1) * 100);
     }
     assert!(p.spool().is_none());
+}
+
+/// Spool off, batching adapts to the store: a lone submit is inserted at once (not after
+/// `max_age`, an hour here), and what arrives while an insert runs gathers into the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_spool_a_lone_submit_is_inserted_at_once_and_concurrent_ones_are_batched() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = engine(dir.path());
+    let mut o = options(dir.path(), false);
+    o.batch.max_age = Duration::from_secs(3600);
+    let p = Pipeline::start(o, store.clone(), Metrics::new()).unwrap();
+    ready(&p).await;
+    tokio::time::timeout(Duration::from_secs(60), p.submit("k6_samples", "test", samples(0, 100), Admission::Refuse))
+        .await
+        .expect("a lone submit does not wait for max_age")
+        .unwrap();
+    assert_eq!(scalar(store.as_ref(), "SELECT count() FROM k6_samples"), 100);
+
+    // The store is down: the first submit's insert is being retried; ten more gather meanwhile.
+    store.break_down();
+    let mut waiting = Vec::new();
+    for k in 1..=11u64 {
+        let p2 = p.clone();
+        waiting.push(tokio::spawn(async move {
+            p2.submit("k6_samples", "test", samples(k * 100, 100), Admission::Refuse).await
+        }));
+    }
+    wait_for("eleven submits held", Duration::from_secs(10), || {
+        p.metrics().render_prometheus().contains("chute_batch_fill_rows{table=\"k6_samples\"} 1000")
+    })
+    .await;
+    let inserts_before = flushes(&p);
+    store.heal();
+    for w in waiting {
+        tokio::time::timeout(Duration::from_secs(60), w).await.expect("stored after the outage").unwrap().unwrap();
+    }
+    assert_exactly_once(store.as_ref(), 1200);
+    assert_eq!(flushes(&p), inserts_before + 2, "the held submit, then one batch of the ten others");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
