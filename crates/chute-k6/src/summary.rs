@@ -307,6 +307,46 @@ fn resolve(
     Resolved { metric_type, from, contains }
 }
 
+/// A run's summary from wherever the run is: its samples (`k6_samples`), or for a run of k6's
+/// opentelemetry or prometheus-rw output, what that aggregated output carries.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum AnySummary {
+    Samples(Box<RunSummary>),
+    Output(chute_store::queries::k6_outputs::OutputSummary),
+}
+
+impl AnySummary {
+    /// The summary as text: k6's end-of-test format for sample runs, one line per metric for
+    /// output runs.
+    pub fn render_text(&self) -> String {
+        match self {
+            AnySummary::Samples(s) => render_text(s),
+            AnySummary::Output(o) => render::render_output_text(o),
+        }
+    }
+
+    /// Whether every threshold passed (output runs carry none).
+    pub fn thresholds_ok(&self) -> bool {
+        match self {
+            AnySummary::Samples(s) => s.thresholds.iter().all(|t| t.ok),
+            AnySummary::Output(_) => true,
+        }
+    }
+}
+
+/// The summary of run `run_id`, a sample run first, else a k6 output run.
+pub fn any_summary(store: &dyn Store, run_id: &str, req: &SummaryRequest) -> Result<AnySummary, K6Error> {
+    match run_summary(store, run_id, req) {
+        Ok(s) => Ok(AnySummary::Samples(Box::new(s))),
+        Err(K6Error::RunNotFound(e)) => match chute_store::queries::k6_outputs::run(store, run_id)? {
+            Some(run) => Ok(AnySummary::Output(chute_store::queries::k6_outputs::summary(store, &run)?)),
+            None => Err(K6Error::RunNotFound(e)),
+        },
+        Err(e) => Err(e),
+    }
+}
+
 /// The summary of run `run_id`; see the module doc.
 pub fn run_summary(store: &dyn Store, run_id: &str, req: &SummaryRequest) -> Result<RunSummary, K6Error> {
     let info = q::run(store, run_id)?.ok_or_else(|| K6Error::RunNotFound(run_id.to_owned()))?;

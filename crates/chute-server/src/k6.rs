@@ -8,7 +8,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chute_ingest::{ImportRequest, IngestError};
-use chute_k6::summary::{RunOverview, SummaryRequest, run_summary};
+use chute_k6::summary::{RunOverview, SummaryRequest, any_summary};
 use chute_k6::{ImportFormat, MetricType};
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -215,47 +215,10 @@ pub async fn summary_post(
 
 async fn summarize(state: Arc<AppState>, id: String, req: SummaryRequest, text: bool) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    let summary = blocking(move || match run_summary(store.as_ref(), &id, &req) {
-        Ok(s) => Ok(Ok(s)),
-        // A run of k6's opentelemetry or prometheus-rw output: what those outputs carry.
-        Err(chute_k6::K6Error::RunNotFound(e)) => match chute_store::queries::k6_outputs::run(store.as_ref(), &id)? {
-            Some(run) => Ok(Err(chute_store::queries::k6_outputs::summary(store.as_ref(), &run)?)),
-            None => Err(chute_k6::K6Error::RunNotFound(e).into()),
-        },
-        Err(e) => Err(e.into()),
-    })
-    .await?;
-    let summary = match summary {
-        Ok(s) => s,
-        Err(output) => {
-            if text {
-                return Ok(
-                    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], render_output(&output)).into_response()
-                );
-            }
-            return Ok(axum::Json(output).into_response());
-        }
-    };
+    // A sample run, else a run of k6's opentelemetry or prometheus-rw output.
+    let summary = blocking(move || Ok(any_summary(store.as_ref(), &id, &req)?)).await?;
     if text {
-        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], chute_k6::summary::render_text(&summary))
-            .into_response());
+        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], summary.render_text()).into_response());
     }
     Ok(axum::Json(summary).into_response())
-}
-
-/// A k6 output run's summary as text: one line per metric, `~` before approximate values.
-fn render_output(s: &chute_store::queries::k6_outputs::OutputSummary) -> String {
-    let mut out = format!(
-        "run {} (source {}, from k6's aggregated output: counts and rates exact, ~ approximate)\n\n",
-        s.run.run_id, s.run.source
-    );
-    for m in &s.metrics {
-        let values: Vec<String> = m
-            .values
-            .iter()
-            .map(|(k, v)| format!("{k}={}{v}", if m.approximate.contains(k) { "~" } else { "" }))
-            .collect();
-        out.push_str(&format!("{} ({}): {}\n", m.name, m.metric_type, values.join(" ")));
-    }
-    out
 }

@@ -270,15 +270,16 @@ pub async fn run(config: &Config, command: K6Command) -> anyhow::Result<i32> {
                 Some(c) => summary_remote(&c, &run, &req, json).await,
                 None => {
                     let store = local::open_migrated(config)?;
+                    // As the server answers: a sample run, else a k6 output run (otlp, prometheus-rw).
                     let summary =
-                        tokio::task::spawn_blocking(move || chute_k6::summary::run_summary(store.as_ref(), &run, &req))
+                        tokio::task::spawn_blocking(move || chute_k6::summary::any_summary(store.as_ref(), &run, &req))
                             .await??;
                     if json {
                         println!("{}", serde_json::to_string_pretty(&summary)?);
                     } else {
-                        print!("{}", chute_k6::summary::render_text(&summary));
+                        print!("{}", summary.render_text());
                     }
-                    Ok(if summary.thresholds.iter().all(|t| t.ok) { 0 } else { 99 })
+                    Ok(if summary.thresholds_ok() { 0 } else { 99 })
                 }
             }
         }

@@ -103,10 +103,18 @@ fn k6_opentelemetry_and_prometheus_rw_outputs_appear_as_k6_runs_with_exact_count
     assert_eq!(status, 200);
     assert!(text.contains("iterations (counter): count=18"), "{text}");
 
-    // `chute k6 runs` without a running chute reads the store itself and lists them too.
+    // `chute k6 runs` and `chute k6 summary` without a running chute read the store
+    // themselves and answer as the server does.
     let (status, _) = chute.term(Duration::from_secs(30));
     assert!(status.success());
     let (code, out, err) = run(dir.path(), &["k6", "runs"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(otlp_id) && out.contains(prw_id), "{out}");
+    let (code, out, err) = run(dir.path(), &["k6", "summary", prw_id]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, text, "the same text as the server's");
+    let (code, out, err) = run(dir.path(), &["k6", "summary", otlp_id, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let local: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(value(metric(&local, "http_reqs"), "count"), requests);
 }

@@ -2,7 +2,25 @@
 //! by group, then one line per metric with k6's number formatting).
 
 use super::{MetricSummary, RunSummary};
+use chute_store::queries::k6_outputs::OutputSummary;
 use std::fmt::Write;
+
+/// A k6 output run's summary as text: one line per metric, `~` before approximate values.
+pub(super) fn render_output_text(s: &OutputSummary) -> String {
+    let mut out = format!(
+        "run {} (source {}, from k6's aggregated output: counts and rates exact, ~ approximate)\n\n",
+        s.run.run_id, s.run.source
+    );
+    for m in &s.metrics {
+        let values: Vec<String> = m
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k}={}{v}", if m.approximate.contains(k) { "~" } else { "" }))
+            .collect();
+        let _ = writeln!(out, "{} ({}): {}", m.name, m.metric_type, values.join(" "));
+    }
+    out
+}
 
 /// JS `parseFloat(v.toFixed(prec)).toString()`: fixed decimals, trailing zeros dropped.
 fn fixed_trim(v: f64, prec: usize) -> String {
