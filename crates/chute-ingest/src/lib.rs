@@ -6,8 +6,7 @@
 //! there first. Samples stream through in batches, so a file of any size imports in bounded
 //! memory, and the import returns once every sample is durable (in the spool, or the store).
 
-use chute_k6::import::content_sha256;
-use chute_k6::{ImportFormat, ImportOptions, ImportSummary, K6Error};
+use chute_k6::{FileDigests, ImportFormat, ImportOptions, ImportSummary, K6Error, file_digests};
 use chute_pipeline::{Admission, Pipeline, PipelineError};
 use chute_store::queries::k6 as q;
 use chute_store::{Store, StoreError};
@@ -82,7 +81,11 @@ pub struct K6Importer {
     recent: Arc<std::sync::Mutex<std::collections::HashMap<String, q::ImportRecord>>>,
 }
 
-/// Batches submitted but not yet acknowledged, per import.
+/// Samples submitted but not yet acknowledged, per import (at least one batch): with small
+/// batches, up to IN_FLIGHT are on their way at once; with large ones, one is inserted while
+/// the next is decoded.
+const IN_FLIGHT_ROWS: usize = 1 << 20;
+/// Batches submitted but not yet acknowledged, per import, at most.
 const IN_FLIGHT: usize = 16;
 
 fn now_ms() -> i64 {
@@ -118,11 +121,13 @@ impl K6Importer {
         let path = req.path.clone();
         let io_err = |error| IngestError::Io { path: path.display().to_string(), error };
 
-        // Pass 1: the content hash (the ledger key) and the format.
-        let (sha, format) = {
+        // Pass 1: the content hash (the ledger key), the file's hash (for pass 2 to check the
+        // file did not change: fewer bytes to hash than the content when it is compressed) and
+        // the format.
+        let (digests, format) = {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || -> Result<(String, Option<ImportFormat>), IngestError> {
-                let sha = content_sha256(open(&path)?)
+            tokio::task::spawn_blocking(move || -> Result<(FileDigests, Option<ImportFormat>), IngestError> {
+                let digests = file_digests(open(&path)?)
                     .map_err(|error| IngestError::Io { path: path.display().to_string(), error })?;
                 let mut head = vec![0u8; 64 * 1024];
                 let mut f = open(&path)?;
@@ -134,12 +139,13 @@ impl K6Importer {
                         Err(error) => return Err(IngestError::Io { path: path.display().to_string(), error }),
                     }
                 }
-                Ok((sha, chute_k6::sniff_format(&head[..n])))
+                Ok((digests, chute_k6::sniff_format(&head[..n])))
             })
             .await
             .map_err(|e| io_err(std::io::Error::other(e)))??
         };
         let format = req.format.or(format).ok_or_else(|| IngestError::UnknownFormat { path: req.name.clone() })?;
+        let sha = digests.content_sha256.clone();
 
         let store = self.store.clone();
         let mut replaced = Vec::new();
@@ -172,14 +178,16 @@ impl K6Importer {
             max_rows: self.batch_rows.max(1),
             run_id_override: req.run_id.clone(),
             content_sha256: Some(sha.clone()),
+            file_sha256: Some(digests.file_sha256),
         };
         let pipeline = self.pipeline.clone();
         let handle = tokio::runtime::Handle::current();
         let replace = req.replace;
         let reader = Counting { inner: open(&path)?, n: progress };
         let decoded = tokio::task::spawn_blocking(move || -> Result<(ImportSummary, Vec<String>), IngestError> {
-            // Submits overlap with decoding: up to IN_FLIGHT batches are on their way at once
-            // (without the spool a submit returns only when its rows are stored).
+            // Submits overlap with decoding: up to IN_FLIGHT_ROWS samples are on their way at
+            // once (without the spool a submit returns only when its rows are stored).
+            let max_in_flight = (IN_FLIGHT_ROWS / opts.max_rows).clamp(1, IN_FLIGHT);
             let mut in_flight: std::collections::VecDeque<tokio::task::JoinHandle<Result<(), PipelineError>>> =
                 std::collections::VecDeque::new();
             let mut checked = false;
@@ -206,7 +214,7 @@ impl K6Importer {
                         }
                     }
                 }
-                if in_flight.len() >= IN_FLIGHT
+                if in_flight.len() >= max_in_flight
                     && let Some(oldest) = in_flight.pop_front()
                 {
                     handle.block_on(oldest).map_err(|e| PipelineError::Setup(e.to_string()))??;

@@ -119,7 +119,7 @@ impl CsvImport {
         let known_run = self.opts.content_sha256.as_deref().map(import_run_id);
         let read_err = |line: u64| move |source: std::io::Error| K6Error::Read { format: FORMAT, line, source };
 
-        let mut input = Input::open(reader).map_err(read_err(0))?;
+        let mut input = Input::open(reader, &self.opts).map_err(read_err(0))?;
         // The header, read with a length limit so binary data is not read whole.
         let mut head = Vec::new();
         let n = (&mut input.reader).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut head).map_err(read_err(0))?;
@@ -249,18 +249,9 @@ impl CsvImport {
             }
         }
         drop(rdr);
-        let (sha256, bytes) = input.finish();
-        if let Some(expected) = &self.opts.content_sha256
-            && !expected.eq_ignore_ascii_case(&sha256)
-        {
-            return Err(K6Error::Read {
-                format: FORMAT,
-                line,
-                source: std::io::Error::other(format!(
-                    "the content's sha256 is {sha256}, not {expected} as given: the file changed while it was imported"
-                )),
-            });
-        }
+        let end = input.finish();
+        let bytes = end.bytes;
+        let sha256 = end.verified_sha256(&self.opts, FORMAT, line)?;
         if pending > 0 {
             let run = import_run_id(&sha256);
             for batch in held {

@@ -110,48 +110,191 @@ impl<R: Read> Read for GzipErrors<R> {
 
 /// The sha256 (hex) of a file's content after decompression: what [`ImportOptions::content_sha256`]
 /// expects, and what the import ledger is keyed by.
-pub fn content_sha256<R: Read>(reader: R) -> io::Result<String> {
-    let mut r = HashingReader::new(decompressing_reader(reader)?);
-    io::copy(&mut r, &mut io::sink())?;
-    Ok(r.finish().0)
+pub fn content_sha256<R: Read + Send>(reader: R) -> io::Result<String> {
+    Ok(file_digests(reader)?.content_sha256)
 }
 
-/// Counts and hashes what passes through.
+/// A file's two digests (lowercase hex sha256).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileDigests {
+    /// Of the content after decompression (the import ledger's key).
+    pub content_sha256: String,
+    /// Of the bytes as stored (the same as the content's when the file is not compressed).
+    pub file_sha256: String,
+}
+
+/// Both digests of a file, in one read. The content is hashed on a second thread while this
+/// one decompresses, so the pass costs about the larger of the two, not their sum.
+pub fn file_digests<R: Read + Send>(mut reader: R) -> io::Result<FileDigests> {
+    let mut head = [0u8; 2];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let gzip = n == 2 && head == GZIP_MAGIC;
+    let whole = io::Cursor::new(head[..n].to_vec()).chain(reader);
+    // A plain file's stored bytes are its content: hashed once.
+    let mut raw = if gzip { HashingReader::new(whole) } else { HashingReader::counting(whole) };
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (content, read) = std::thread::scope(|scope| {
+        let hasher = scope.spawn(move || {
+            let mut hash = Sha256::new();
+            for buf in full_rx {
+                hash.update(&buf);
+                // The reader may be gone already (it failed); the buffer is then dropped.
+                let _ = empty_tx.send(buf);
+            }
+            hex(&hash.finalize())
+        });
+        let read = (|| -> io::Result<()> {
+            let mut content = decompressing_reader(&mut raw)?;
+            loop {
+                let mut buf = empty_rx.try_recv().unwrap_or_default();
+                buf.resize(BUF, 0);
+                let n = loop {
+                    match content.read(&mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        r => break r?,
+                    }
+                };
+                if n == 0 {
+                    return Ok(());
+                }
+                buf.truncate(n);
+                if full_tx.send(buf).is_err() {
+                    return Err(io::Error::other("the content hashing thread stopped"));
+                }
+            }
+        })();
+        drop(full_tx);
+        let content = hasher.join().map_err(|_| io::Error::other("the content hashing thread panicked"));
+        (content, read)
+    });
+    read?;
+    let content_sha256 = content?;
+    let file_sha256 = if gzip { raw.finish().0 } else { content_sha256.clone() };
+    Ok(FileDigests { content_sha256, file_sha256 })
+}
+
+/// Lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
+        out.push(char::from_digit((b & 15) as u32, 16).unwrap_or('0'));
+    }
+    out
+}
+
+/// Counts what passes through, and hashes it unless made with [`HashingReader::counting`].
 pub(crate) struct HashingReader<R> {
     inner: R,
-    hash: Sha256,
+    hash: Option<Sha256>,
     bytes: u64,
 }
 
 impl<R: Read> HashingReader<R> {
     pub(crate) fn new(inner: R) -> Self {
-        HashingReader { inner, hash: Sha256::new(), bytes: 0 }
+        HashingReader { inner, hash: Some(Sha256::new()), bytes: 0 }
     }
 
-    /// (sha256 as lowercase hex, bytes read).
+    pub(crate) fn counting(inner: R) -> Self {
+        HashingReader { inner, hash: None, bytes: 0 }
+    }
+
+    /// (sha256 as lowercase hex, or empty when not hashing; bytes read).
     pub(crate) fn finish(self) -> (String, u64) {
-        let digest = self.hash.finalize();
-        let mut hex = String::with_capacity(64);
-        for b in digest {
-            hex.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
-            hex.push(char::from_digit((b & 15) as u32, 16).unwrap_or('0'));
-        }
-        (hex, self.bytes)
+        let Some(hash) = self.hash else { return (String::new(), self.bytes) };
+        (hex(&hash.finalize()), self.bytes)
     }
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
+        if let Some(h) = &mut self.hash {
+            h.update(&buf[..n]);
+        }
         self.bytes += n as u64;
         Ok(n)
     }
 }
 
-/// The decompressed, hashed input of an import, read line by line.
+/// Hashes the stored bytes of a file for [`Input`], which keeps a handle to read the digest
+/// once the decompressor (which owns the reader) is done.
+struct SharedHashingReader<R> {
+    inner: R,
+    hash: std::rc::Rc<std::cell::RefCell<Sha256>>,
+}
+
+impl<R: Read> Read for SharedHashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.borrow_mut().update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The decompressed input of an import, read line by line, with its digest: of the content,
+/// or of the stored bytes when the caller gave both digests (a gzip file's stored bytes are
+/// many times fewer than its content's, and the same bytes make the same content).
 pub(crate) struct Input<'a> {
     pub(crate) reader: BufReader<HashingReader<Box<dyn Read + 'a>>>,
+    file_hash: Option<std::rc::Rc<std::cell::RefCell<Sha256>>>,
+}
+
+/// What an input's digests say when it ended.
+pub(crate) struct InputEnd {
+    /// Of the content; None when the stored bytes were hashed instead.
+    pub(crate) content_sha256: Option<String>,
+    /// Of the stored bytes, when they were hashed.
+    pub(crate) file_sha256: Option<String>,
+    /// Bytes read after decompression.
+    pub(crate) bytes: u64,
+}
+
+impl InputEnd {
+    /// The content's sha256, checked against what the caller said it would be: an import
+    /// whose file changed between the caller's hashing and this read fails.
+    pub(crate) fn verified_sha256(
+        self,
+        opts: &ImportOptions,
+        format: &'static str,
+        line: u64,
+    ) -> Result<String, K6Error> {
+        let changed = |what: &str, actual: &str, expected: &str| K6Error::Read {
+            format,
+            line,
+            source: io::Error::other(format!(
+                "the {what} sha256 is {actual}, not {expected} as given: the file changed while it was imported"
+            )),
+        };
+        if let (Some(actual), Some(expected)) = (&self.file_sha256, &opts.file_sha256)
+            && !expected.eq_ignore_ascii_case(actual)
+        {
+            return Err(changed("file's", actual, expected));
+        }
+        match (self.content_sha256, &opts.content_sha256) {
+            (Some(actual), Some(expected)) if !expected.eq_ignore_ascii_case(&actual) => {
+                Err(changed("content's", &actual, expected))
+            }
+            (Some(actual), _) => Ok(actual),
+            // The stored bytes were hashed (and matched) because the content's digest was given.
+            (None, Some(expected)) => Ok(expected.to_ascii_lowercase()),
+            // Not reached: the content is hashed unless its digest was given.
+            (None, None) => Err(K6Error::Read {
+                format,
+                line,
+                source: io::Error::other("the content was not hashed and no sha256 was given for it"),
+            }),
+        }
+    }
 }
 
 /// Why line iteration stopped early.
@@ -165,9 +308,17 @@ pub(crate) enum LinesError {
 }
 
 impl<'a> Input<'a> {
-    pub(crate) fn open<R: Read + 'a>(reader: R) -> io::Result<Self> {
+    pub(crate) fn open<R: Read + 'a>(reader: R, opts: &ImportOptions) -> io::Result<Self> {
+        if opts.content_sha256.is_some() && opts.file_sha256.is_some() {
+            let hash = std::rc::Rc::new(std::cell::RefCell::new(Sha256::new()));
+            let inner = decompressing_reader(SharedHashingReader { inner: reader, hash: hash.clone() })?;
+            return Ok(Input {
+                reader: BufReader::with_capacity(BUF, HashingReader::counting(inner)),
+                file_hash: Some(hash),
+            });
+        }
         let inner = decompressing_reader(reader)?;
-        Ok(Input { reader: BufReader::with_capacity(BUF, HashingReader::new(inner)) })
+        Ok(Input { reader: BufReader::with_capacity(BUF, HashingReader::new(inner)), file_hash: None })
     }
 
     /// Calls `f(line_number, line)` for every line (1-based; without `\n` or `\r\n`). Lines
@@ -220,9 +371,11 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// (sha256 hex, bytes) of everything read; call after the input ended.
-    pub(crate) fn finish(self) -> (String, u64) {
-        self.reader.into_inner().finish()
+    /// The digests of everything read; call after the input ended.
+    pub(crate) fn finish(self) -> InputEnd {
+        let (content, bytes) = self.reader.into_inner().finish();
+        let file_sha256 = self.file_hash.map(|h| hex(&h.replace(Sha256::new()).finalize()));
+        InputEnd { content_sha256: (!content.is_empty()).then_some(content), file_sha256, bytes }
     }
 }
 
@@ -244,11 +397,15 @@ pub struct ImportOptions {
     /// as they stream. Without it, such samples are held in memory until the end of the input,
     /// where the hash is known: give it for large files without testid.
     pub content_sha256: Option<String>,
+    /// The file's [`FileDigests::file_sha256`] (of its bytes as stored), given with
+    /// `content_sha256`: the import then checks that the file did not change since it was
+    /// hashed on the stored bytes (for gzip, many times fewer than the content's).
+    pub file_sha256: Option<String>,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { source: None, max_rows: 65_536, run_id_override: None, content_sha256: None }
+        ImportOptions { source: None, max_rows: 65_536, run_id_override: None, content_sha256: None, file_sha256: None }
     }
 }
 

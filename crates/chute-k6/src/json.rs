@@ -568,7 +568,8 @@ impl JsonImport {
             samples: 0,
             pending_samples: 0,
         };
-        let mut input = Input::open(reader).map_err(|e| K6Error::Read { format: FORMAT, line: 0, source: e })?;
+        let mut input =
+            Input::open(reader, &self.opts).map_err(|e| K6Error::Read { format: FORMAT, line: 0, source: e })?;
         let mut spans: Vec<Span> = Vec::with_capacity(32);
         let mut seen_content = false;
 
@@ -656,18 +657,9 @@ impl JsonImport {
         };
         d.flush(lines, &mut emit)?;
 
-        let (sha256, bytes) = input.finish();
-        if let Some(expected) = &self.opts.content_sha256
-            && !expected.eq_ignore_ascii_case(&sha256)
-        {
-            return Err(K6Error::Read {
-                format: FORMAT,
-                line: lines,
-                source: std::io::Error::other(format!(
-                    "the content's sha256 is {sha256}, not {expected} as given: the file changed while it was imported"
-                )),
-            });
-        }
+        let end = input.finish();
+        let bytes = end.bytes;
+        let sha256 = end.verified_sha256(&self.opts, FORMAT, lines)?;
         if d.pending_samples > 0 {
             let run = import_run_id(&sha256);
             for batch in std::mem::take(&mut d.held) {

@@ -19,7 +19,10 @@ mod time;
 pub use builtin::{MetricType, builtin_contains, builtin_type};
 pub use csv::CsvImport;
 pub use error::K6Error;
-pub use import::{ImportFormat, ImportOptions, ImportSummary, content_sha256, decompressing_reader, sniff_format};
+pub use import::{
+    FileDigests, ImportFormat, ImportOptions, ImportSummary, content_sha256, decompressing_reader, file_digests,
+    sniff_format,
+};
 pub use influx::{InfluxDecoded, InfluxWriteContext, decode_influx_write};
 pub use json::JsonImport;
 pub use runs::{RunAssigner, RunLookup, StoreRunLookup};

@@ -131,6 +131,51 @@ fn samples_without_testid_stream_in_batches_and_land_in_the_files_run() {
     assert_eq!(s3.run_ids.into_iter().collect::<Vec<_>>(), vec!["mine".to_owned()]);
 }
 
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn file_digests_hash_the_content_and_the_stored_bytes_and_catch_a_file_that_changed() {
+    // Larger than one read buffer, so the content is hashed in several pieces.
+    let lines: Vec<String> = (0..5000).map(|i| point("iterations", i as f64, Some("t"))).collect();
+    let body = lines.join("\n") + "\n";
+    assert!(body.len() > 512 * 1024);
+    let gz = gzip(body.as_bytes());
+
+    let d = chute_k6::file_digests(&gz[..]).unwrap();
+    assert_eq!(d.content_sha256, sha256_hex(body.as_bytes()));
+    assert_eq!(d.file_sha256, sha256_hex(&gz));
+    let plain = chute_k6::file_digests(body.as_bytes()).unwrap();
+    assert_eq!(
+        (plain.content_sha256.as_str(), plain.file_sha256.as_str()),
+        (d.content_sha256.as_str(), d.content_sha256.as_str())
+    );
+    assert_eq!(chute_k6::content_sha256(&gz[..]).unwrap(), d.content_sha256);
+
+    // Both digests given: the stored bytes are checked, and the summary names the content's.
+    let given = ImportOptions {
+        content_sha256: Some(d.content_sha256.clone()),
+        file_sha256: Some(d.file_sha256.clone()),
+        ..Default::default()
+    };
+    let (s, batches) = json(&gz, given.clone()).unwrap();
+    assert_eq!(s.sha256, d.content_sha256);
+    assert_eq!(batches.concat().len(), 5000);
+
+    // The file changed after it was hashed (one value differs): the import fails and says so.
+    let changed = gzip(body.replacen("\"value\":7,", "\"value\":8,", 1).as_bytes());
+    let err = json(&changed, given).unwrap_err().to_string();
+    assert!(err.contains("the file changed while it was imported"), "{err}");
+    assert!(err.contains(&d.file_sha256), "{err}");
+
+    // Only the content's digest given: the content is hashed and checked, as before.
+    let content_only = ImportOptions { content_sha256: Some(d.content_sha256.clone()), ..Default::default() };
+    let err = json(&changed, content_only).unwrap_err().to_string();
+    assert!(err.contains("the content's sha256"), "{err}");
+}
+
 #[test]
 fn a_bad_json_line_in_the_middle_is_reported_with_its_line_number() {
     let good = point("vus", 1.0, Some("t"));

@@ -559,15 +559,19 @@ fn pick_encoding(accept: &str) -> Option<&'static str> {
     })
 }
 
+/// ClickHouse's default `http_zlib_compression_level`. (Level 1 of the zlib-rs backend uses
+/// static Huffman codes only and barely shrinks column data.)
+const ZLIB_LEVEL: u32 = 3;
+
 fn compress(enc: &str, data: &[u8]) -> std::io::Result<Vec<u8>> {
     match enc {
         "gzip" => {
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(ZLIB_LEVEL));
             e.write_all(data)?;
             e.finish()
         }
         "deflate" => {
-            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(ZLIB_LEVEL));
             e.write_all(data)?;
             e.finish()
         }

@@ -43,6 +43,12 @@ pub enum K6Command {
     },
 }
 
+/// Samples per insert of a local `chute import` (at least): just under the engine's own block
+/// size (`max_insert_block_size`, 1,048,449 rows), so one insert is one part, and few parts are
+/// merged again in the background (see docs/k6.md). Memory: ~350 bytes per sample, for the
+/// block being inserted and the next one being decoded.
+const LOCAL_IMPORT_ROWS: usize = 1_000_000;
+
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -79,8 +85,13 @@ pub async fn import(
         Some(_) => None,
         None => {
             let store = local::open_migrated(config)?;
-            let pipeline = local::pipeline(config, store.clone())?;
-            Some(K6Importer::new(pipeline, store, 65_536))
+            // Few large inserts: each insert makes a part, and parts are merged again in the
+            // background; an import inserts in blocks of LOCAL_IMPORT_ROWS (or batch.max_rows
+            // when larger), decoding the next block while one is inserted.
+            let mut import_config = config.clone();
+            import_config.batch.max_rows = import_config.batch.max_rows.max(LOCAL_IMPORT_ROWS as u64);
+            let pipeline = local::pipeline(&import_config, store.clone())?;
+            Some(K6Importer::new(pipeline, store, import_config.batch.max_rows as usize))
         }
     };
     let mut failed = 0;
