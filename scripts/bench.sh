@@ -4,8 +4,9 @@
 #   2. `chute import` of a generated 5,000,000-sample k6 JSON file,
 #   3. chute serve under the load generator (InfluxDB writes as k6 sends them), with the spool
 #      on, the spool off, and a null store (the receive path alone),
-#   4. wrk with one captured fixture body per request (OTLP logs, remote write), 2 threads,
-#      16 connections, 20 s after a 5 s warm-up: the benchmark peers were measured with.
+#   4. wrk with one captured fixture body per request (OTLP logs, remote write; and a generated
+#      NDJSON body of 1,000 events), 2 threads, 16 connections, 20 s after a 5 s warm-up: the
+#      benchmark peers were measured with.
 # Prints the table beside the machine's description and writes everything to
 # bench-results/<timestamp>.json (compare two with `make bench-compare A.json B.json`).
 # Sized to finish within 15 minutes on a 2-core machine. Environment knobs:

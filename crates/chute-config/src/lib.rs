@@ -5,10 +5,12 @@
 //! errors that name the key (and the file or variable it came from). Secrets (passwords,
 //! tokens, keys) are masked whenever the configuration is printed.
 
+mod events;
 mod layers;
 mod nats;
 pub mod units;
 
+pub use events::{EventTableConfig, EventsConfig};
 pub use layers::{ConfigError, Override, load};
 pub use nats::{NatsConfig, NatsConsumerConfig, NatsDecoder};
 pub use units::{ByteSize, Duration};
@@ -34,6 +36,7 @@ pub struct Config {
     pub debug: DebugConfig,
     pub clickhouse_http: ClickhouseHttpConfig,
     pub nats: NatsConfig,
+    pub events: EventsConfig,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             debug: DebugConfig::default(),
             clickhouse_http: ClickhouseHttpConfig::default(),
             nats: NatsConfig::default(),
+            events: EventsConfig::default(),
         }
     }
 }

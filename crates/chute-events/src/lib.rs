@@ -22,8 +22,18 @@
 //! - Metadata columns, filled from the message and never from its payload: `_nats_stream`,
 //!   `_nats_seq` (the stream sequence), `_nats_subject` and `_nats_published` (the time the
 //!   stream stored the message). `_nats_stream` + `_nats_seq` let redelivered messages be
-//!   recognised exactly (see the NATS consumer in chute-server).
+//!   recognised exactly (see the NATS consumer in chute-server). [`DecoderOptions::nats_metadata`]
+//!   off (HTTP events) makes them ordinary columns.
+//! - Options for sources other than NATS ([`DecoderOptions`]): an arrival-time column (a time
+//!   column that takes [`Message::published_ns`] when the event has no value for it), and
+//!   lowercase field names (`Timestamp` also takes a field `timestamp` when there is no field
+//!   `Timestamp`).
+//!
+//! [`split_documents`] cuts NDJSON and JSON-array bodies into one message per event, with the
+//! line each starts on.
 
+mod documents;
+mod fields;
 mod time;
 
 use arrow_array::builder::{
@@ -36,6 +46,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Serialize
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+pub use documents::{BodyFormat, Document, split_documents};
 pub use time::parse_rfc3339_nanos;
 
 /// The errors of building a decoder. Per-message problems are not errors: they are returned in
@@ -52,6 +63,13 @@ pub enum EventsError {
     UnknownMessage { name: String, path: String },
     #[error("the table has no columns")]
     NoColumns,
+    #[error("time_column {0:?} is not a column of the table")]
+    NoTimeColumn(String),
+    #[error("time_column {column:?} has type {ch_type}: it must be DateTime or DateTime64")]
+    NotATimeColumn { column: String, ch_type: String },
+    /// A body of several events that cannot be split into them.
+    #[error("line {line}: {message}")]
+    Body { line: usize, message: String },
 }
 
 /// One column of the target table, as `system.columns` lists it.
@@ -74,8 +92,26 @@ pub struct Message<'a> {
     pub stream: &'a str,
     pub seq: u64,
     pub subject: &'a str,
-    /// When the stream stored the message, nanoseconds since the epoch.
+    /// When the message arrived, nanoseconds since the epoch: for NATS when the stream stored
+    /// it, for HTTP when chute received the request. Fills `_nats_published` and the
+    /// arrival-time column ([`DecoderOptions::arrival_time_column`]).
     pub published_ns: i64,
+}
+
+/// How a [`Decoder`] maps messages to columns, beyond field name = column name.
+#[derive(Clone, Debug, Default)]
+pub struct DecoderOptions<'a> {
+    /// The column (String or JSON) that keeps the whole message as JSON text.
+    pub json_column: Option<&'a str>,
+    /// A DateTime/DateTime64 column that takes the message's arrival time
+    /// ([`Message::published_ns`]) when the message has no value (or null) for it.
+    pub arrival_time_column: Option<&'a str>,
+    /// A column also takes the field named like it in lowercase when the message has no field of
+    /// its exact name (`Timestamp` takes `timestamp`).
+    pub lowercase_fields: bool,
+    /// `_nats_stream`, `_nats_seq`, `_nats_subject` and `_nats_published` are filled from the
+    /// message's NATS metadata (true) or are ordinary columns (false).
+    pub nats_metadata: bool,
 }
 
 /// The wire format of the messages.
@@ -139,9 +175,13 @@ enum Source {
 #[derive(Clone, Debug)]
 struct Spec {
     name: String,
+    /// The column's name in lowercase, when lowercase fields are on and it differs.
+    lowercase: Option<String>,
     kind: Kind,
     nullable: bool,
     source: Source,
+    /// Takes the arrival time when the message has no value.
+    arrival: bool,
 }
 
 /// A decoder for one table and one message format.
@@ -150,6 +190,8 @@ pub struct Decoder {
     specs: Vec<Spec>,
     schema: SchemaRef,
     format: Format,
+    /// Field name → the columns it fills (JSON).
+    keys: fields::FieldKeys,
 }
 
 /// The result of decoding a batch of messages.
@@ -167,6 +209,21 @@ impl Decoder {
     /// A decoder filling `columns` (the table's insertable columns, in table order). `json_column`
     /// names the column that keeps the whole message as JSON text, if any.
     pub fn new(columns: &[Column], format: Format, json_column: Option<&str>) -> Result<Decoder, EventsError> {
+        Decoder::with_options(
+            columns,
+            format,
+            &DecoderOptions { json_column, nats_metadata: true, ..Default::default() },
+        )
+    }
+
+    /// A decoder filling `columns` (the table's insertable columns, in table order) as `options`
+    /// say.
+    pub fn with_options(
+        columns: &[Column],
+        format: Format,
+        options: &DecoderOptions<'_>,
+    ) -> Result<Decoder, EventsError> {
+        let json_column = options.json_column;
         if columns.is_empty() {
             return Err(EventsError::NoColumns);
         }
@@ -175,6 +232,11 @@ impl Decoder {
         {
             return Err(EventsError::NoJsonColumn(j.to_string()));
         }
+        if let Some(t) = options.arrival_time_column
+            && !columns.iter().any(|c| c.name == t)
+        {
+            return Err(EventsError::NoTimeColumn(t.to_string()));
+        }
         let mut specs = Vec::with_capacity(columns.len());
         let mut fields = Vec::with_capacity(columns.len());
         for c in columns {
@@ -182,10 +244,10 @@ impl Decoder {
                 .ok_or_else(|| EventsError::UnsupportedType { column: c.name.clone(), ch_type: c.ch_type.clone() })?;
             let source = match c.name.as_str() {
                 n if Some(n) == json_column => Source::WholeMessage,
-                "_nats_stream" => Source::Stream,
-                "_nats_seq" => Source::Seq,
-                "_nats_subject" => Source::Subject,
-                "_nats_published" => Source::Published,
+                "_nats_stream" if options.nats_metadata => Source::Stream,
+                "_nats_seq" if options.nats_metadata => Source::Seq,
+                "_nats_subject" if options.nats_metadata => Source::Subject,
+                "_nats_published" if options.nats_metadata => Source::Published,
                 _ => Source::Field,
             };
             let unsupported = || EventsError::UnsupportedType { column: c.name.clone(), ch_type: c.ch_type.clone() };
@@ -197,10 +259,21 @@ impl Decoder {
                 Source::Published if !matches!(kind, Kind::Time(_)) => return Err(unsupported()),
                 _ => {}
             }
+            let arrival = options.arrival_time_column == Some(c.name.as_str());
+            if arrival && (source != Source::Field || !matches!(kind, Kind::Time(_))) {
+                return Err(EventsError::NotATimeColumn { column: c.name.clone(), ch_type: c.ch_type.clone() });
+            }
+            let lowercase = c.name.to_lowercase();
+            let lowercase = (options.lowercase_fields && lowercase != c.name).then_some(lowercase);
             fields.push(Field::new(&c.name, arrow_type(kind), nullable));
-            specs.push(Spec { name: c.name.clone(), kind, nullable, source });
+            specs.push(Spec { name: c.name.clone(), lowercase, kind, nullable, source, arrival });
         }
-        Ok(Decoder { specs, schema: Arc::new(Schema::new(fields)), format })
+        let names: Vec<Option<(&str, Option<&str>)>> = specs
+            .iter()
+            .map(|s| (s.source == Source::Field).then_some((s.name.as_str(), s.lowercase.as_deref())))
+            .collect();
+        let keys = fields::FieldKeys::new(&names);
+        Ok(Decoder { specs, schema: Arc::new(Schema::new(fields)), format, keys })
     }
 
     /// The Arrow schema of the batches, in table column order.
@@ -241,15 +314,11 @@ impl Decoder {
     fn row(&self, m: &Message<'_>, out: &mut Vec<Cell>) -> Result<(), String> {
         let (object, whole) = match &self.format {
             Format::Json => {
-                let v: Value = serde_json::from_slice(m.payload).map_err(|e| format!("invalid JSON: {e}"))?;
-                match v {
-                    Value::Object(o) => {
-                        // The payload is already JSON text: kept as sent.
-                        let whole = self.wants_whole().then(|| String::from_utf8_lossy(m.payload).into_owned());
-                        (o, whole)
-                    }
-                    other => return Err(format!("expected a JSON object, got {}", kind_of(&other))),
-                }
+                // Only the fields columns take are built (no map of the whole object).
+                let slots = self.keys.parse(m.payload)?;
+                // The payload is already JSON text: kept as sent.
+                let whole = self.wants_whole().then(|| String::from_utf8_lossy(m.payload).into_owned());
+                (Fields::Slots(slots), whole)
             }
             Format::Protobuf(desc) => {
                 let msg = DynamicMessage::decode(desc.clone(), m.payload)
@@ -261,15 +330,34 @@ impl Decoder {
                 match v {
                     Value::Object(o) => {
                         let whole = self.wants_whole().then(|| Value::Object(o.clone()).to_string());
-                        (o, whole)
+                        (Fields::Map(o), whole)
                     }
                     other => return Err(format!("expected a message, got {}", kind_of(&other))),
                 }
             }
         };
-        for s in &self.specs {
+        for (i, s) in self.specs.iter().enumerate() {
             let cell = match s.source {
-                Source::Field => convert(s, object.get(&s.name))?,
+                Source::Field => {
+                    let v = match &object {
+                        Fields::Slots(slots) => slots[i].as_ref(),
+                        Fields::Map(object) => {
+                            let mut v = object.get(&s.name);
+                            if v.is_none()
+                                && let Some(l) = &s.lowercase
+                            {
+                                v = object.get(l);
+                            }
+                            v
+                        }
+                    };
+                    match (s.kind, v) {
+                        (Kind::Time(unit), None | Some(Value::Null)) if s.arrival => {
+                            Cell::I64(m.published_ns.div_euclid(nanos_per(unit)))
+                        }
+                        _ => convert(s, v)?,
+                    }
+                }
                 Source::WholeMessage => Cell::Str(whole.clone().unwrap_or_default()),
                 Source::Stream => Cell::Str(m.stream.to_string()),
                 Source::Subject => Cell::Str(m.subject.to_string()),
@@ -287,6 +375,12 @@ impl Decoder {
     fn wants_whole(&self) -> bool {
         self.specs.iter().any(|s| s.source == Source::WholeMessage)
     }
+}
+
+/// A message's fields: the whole object (protobuf), or the value of each column's field (JSON).
+enum Fields {
+    Map(Map<String, Value>),
+    Slots(Vec<Option<Value>>),
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -703,6 +797,55 @@ mod tests {
         assert_eq!(e.to_string(), "column tags: type Array(String) is not supported by the event decoders");
         let e = Decoder::new(&cols(), Format::Json, Some("nope")).unwrap_err();
         assert_eq!(e.to_string(), "json_column \"nope\" is not a column of the table");
+    }
+
+    #[test]
+    fn arrival_time_fills_a_missing_time_and_lowercase_fields_match() {
+        let cols = [
+            Column::new("Timestamp", "DateTime64(9)"),
+            Column::new("Name", "LowCardinality(String)"),
+            Column::new("_nats_seq", "UInt64"),
+            Column::new("Event", "String"),
+        ];
+        let opts = DecoderOptions {
+            json_column: Some("Event"),
+            arrival_time_column: Some("Timestamp"),
+            lowercase_fields: true,
+            nats_metadata: false,
+        };
+        let d = Decoder::with_options(&cols, Format::Json, &opts).unwrap();
+        let at = |p: &'static str| Message {
+            payload: p.as_bytes(),
+            published_ns: 1_795_428_000_123_456_789,
+            ..Default::default()
+        };
+        let out = d.decode(&[
+            at(r#"{"name":"signup","timestamp":"2026-11-23T10:00:00Z","_nats_seq":4}"#),
+            at(r#"{"Name":"login","name":"ignored","Timestamp":null}"#),
+            at(r#"{"name":"x","timestamp":"yesterday"}"#),
+        ]);
+        assert_eq!(out.rows, vec![0, 1]);
+        assert_eq!(out.rejected[0].1, "field Timestamp: \"yesterday\" is neither an RFC 3339 time nor an epoch number");
+        let ts = out.batch.column(0).as_primitive::<TimestampNanosecondType>();
+        assert_eq!(ts.values().to_vec(), vec![1_795_428_000_000_000_000, 1_795_428_000_123_456_789]);
+        let names = out.batch.column(1).as_string::<i32>();
+        assert_eq!((names.value(0), names.value(1)), ("signup", "login"));
+        assert_eq!(out.batch.column(2).as_primitive::<UInt64Type>().values().to_vec(), vec![4, 0], "not NATS metadata");
+        // Without the options, the same table keeps exact names and zero times.
+        let plain = Decoder::new(&cols, Format::Json, None).unwrap();
+        let out = plain.decode(&[at(r#"{"name":"signup"}"#)]);
+        assert_eq!(out.batch.column(0).as_primitive::<TimestampNanosecondType>().value(0), 0);
+        assert_eq!(out.batch.column(1).as_string::<i32>().value(0), "");
+    }
+
+    #[test]
+    fn an_arrival_time_column_must_exist_and_be_a_time() {
+        let cols = [Column::new("at", "String")];
+        let o = |c| DecoderOptions { arrival_time_column: Some(c), ..Default::default() };
+        let e = Decoder::with_options(&cols, Format::Json, &o("nope")).unwrap_err();
+        assert_eq!(e.to_string(), "time_column \"nope\" is not a column of the table");
+        let e = Decoder::with_options(&cols, Format::Json, &o("at")).unwrap_err();
+        assert_eq!(e.to_string(), "time_column \"at\" has type String: it must be DateTime or DateTime64");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!   failed; rows/s; acknowledgement latency percentiles (HdrHistogram); end-to-end visibility
 //!   latency (marker rows polled through chute's API); thresholds and the exit code 99.
 
+pub mod events;
 pub mod http;
 pub mod k6gen;
 pub mod payload;

@@ -3,11 +3,12 @@
 //! bytes) and makes the visibility markers with the probe that finds them in chute.
 //!
 //! Kinds today: [`PayloadKind::Influx`] (k6's InfluxDB output), [`PayloadKind::K6Json`]
-//! (k6 `--out json` bodies posted to the import endpoint), and captured client bodies replayed
-//! as they are ([`Replay`]: OTLP/HTTP logs and traces of the OpenTelemetry Python SDK,
-//! Prometheus remote write). Further kinds (generated OTLP, HTTP JSON events, NATS publish) are
-//! further variants; a transport other than HTTP (NATS) is a further [`Message`] variant with
-//! its own connection type in [`crate::http`]'s place.
+//! (k6 `--out json` bodies posted to the import endpoint), generated HTTP JSON events
+//! ([`PayloadKind::Events`], NDJSON), and captured client bodies replayed as they are
+//! ([`Replay`]: OTLP/HTTP logs and traces of the OpenTelemetry Python SDK, Prometheus remote
+//! write). Further kinds (generated OTLP, NATS publish) are further variants; a transport other
+//! than HTTP (NATS) is a further [`Message`] variant with its own connection type in
+//! [`crate::http`]'s place.
 
 use crate::LoadgenError;
 use crate::k6gen::{K6Model, write_json_metric, write_json_point, write_line_protocol};
@@ -32,6 +33,9 @@ pub enum PayloadKind {
     /// Prometheus remote write 1.0 as Prometheus 2.42 sent it (`/api/v1/write`, snappy).
     #[serde(rename = "remote-write")]
     RemoteWrite,
+    /// Plain HTTP JSON events, NDJSON, to the built-in `events` table ([`crate::events`]).
+    #[serde(rename = "events")]
+    Events,
 }
 
 impl std::str::FromStr for PayloadKind {
@@ -43,8 +47,9 @@ impl std::str::FromStr for PayloadKind {
             "otlp-logs" => Ok(PayloadKind::OtlpLogs),
             "otlp-traces" => Ok(PayloadKind::OtlpTraces),
             "remote-write" | "prw" => Ok(PayloadKind::RemoteWrite),
+            "events" => Ok(PayloadKind::Events),
             other => Err(LoadgenError::Spec(format!(
-                "unknown protocol {other:?} (influx, k6-json, otlp-logs, otlp-traces, remote-write)"
+                "unknown protocol {other:?} (influx, k6-json, otlp-logs, otlp-traces, remote-write, events)"
             ))),
         }
     }
@@ -58,6 +63,7 @@ impl PayloadKind {
             PayloadKind::OtlpLogs => "otlp-logs",
             PayloadKind::OtlpTraces => "otlp-traces",
             PayloadKind::RemoteWrite => "remote-write",
+            PayloadKind::Events => "events",
         }
     }
 }
@@ -142,6 +148,7 @@ pub fn build(kind: PayloadKind, opts: &PayloadOptions) -> Result<Arc<dyn Payload
     Ok(match kind {
         PayloadKind::Influx => Arc::new(Influx::new(opts)),
         PayloadKind::K6Json => Arc::new(K6Json::new(opts)),
+        PayloadKind::Events => Arc::new(crate::events::Events::new(opts)),
         PayloadKind::OtlpLogs | PayloadKind::OtlpTraces | PayloadKind::RemoteWrite => {
             Arc::new(Replay::new(kind, &opts.fixtures)?)
         }
@@ -178,7 +185,7 @@ impl Replay {
                     ("x-prometheus-remote-write-version", "0.1.0"),
                 ],
             ),
-            PayloadKind::Influx | PayloadKind::K6Json => {
+            PayloadKind::Influx | PayloadKind::K6Json | PayloadKind::Events => {
                 return Err(LoadgenError::Spec(format!("{} is generated, not replayed", kind.as_str())));
             }
         };

@@ -127,6 +127,18 @@ impl From<chute_promrw::PromRwError> for ApiError {
     }
 }
 
+impl From<chute_events::EventsError> for ApiError {
+    fn from(e: chute_events::EventsError) -> Self {
+        match e {
+            chute_events::EventsError::Body { .. } => {
+                ApiError::BadRequest(format!("{e}; nothing of this request was stored"))
+            }
+            // The table's columns, not the request, are what the decoder cannot fill.
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<chute_k6::K6Error> for ApiError {
     fn from(e: chute_k6::K6Error) -> Self {
         use chute_k6::K6Error as K;

@@ -8,6 +8,7 @@
 pub mod body;
 pub mod clickhouse_http;
 pub mod error;
+pub mod events;
 pub mod explorer;
 mod http_metrics;
 mod influx;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub fault: Option<Arc<chute_store::faulty::FaultyStore<Arc<dyn Store>>>>,
     /// Reachability of the NATS streams of `[[nats.consumers]]` (readiness).
     pub nats: nats::NatsStatus,
+    /// The decoders of the tables that take HTTP JSON events.
+    pub events: events::EventTables,
 }
 
 impl AppState {
@@ -80,6 +83,7 @@ impl AppState {
             importer,
             fault,
             nats: nats::NatsStatus::default(),
+            events: events::EventTables::default(),
         })
     }
 }
@@ -99,6 +103,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ping", get(influx::ping).head(influx::ping))
         // Prometheus remote write 1.0.
         .route("/api/v1/write", post(prom::write))
+        // Plain HTTP JSON events (NDJSON or JSON).
+        .route("/api/v1/events/{table}", post(events::write))
         // k6 runs.
         .route("/api/v1/k6/import", post(k6::import))
         .route("/api/v1/k6/runs", get(k6::runs))

@@ -76,6 +76,8 @@ pub fn placement(table: &str) -> Option<Placement> {
         "k6_samples" | "k6_metrics" | "k6_runs" => Placement::Sharded("cityHash64(run_id)"),
         "influx_points" => Placement::Sharded("cityHash64(measurement)"),
         "chute_dead_letters" => Placement::Sharded("cityHash64(`row`)"),
+        // HTTP JSON events: one kind of event on one shard.
+        "events" => Placement::Sharded("cityHash64(Name)"),
         // OpenTelemetry: a trace's spans together (trace lookups stay on one shard); logs and
         // metrics by service.
         t if t.starts_with("otel_traces") => Placement::Sharded("cityHash64(TraceId)"),

@@ -37,6 +37,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_influx_points"),
     migration!(4, "0004_otel"),
     migration!(5, "0005_catalog"),
+    migration!(6, "0006_events"),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -1,7 +1,8 @@
 //! `chute bench wrk`: the fixed-payload HTTP benchmark peers are measured with on this kind of
 //! machine: wrk, 2 threads, 16 connections, 20 s after a 5 s warm-up, one captured fixture body
-//! per request, against `chute serve` on the embedded engine with the spool on (the durable
-//! path). Reports items/s (requests/s × items per body), chute's CPU (cores busy) and peak RSS.
+//! (for events, one generated NDJSON body) per request, against `chute serve` on the embedded
+//! engine with the spool on (the durable path). Reports items/s (requests/s × items per body),
+//! chute's CPU (cores busy) and peak RSS.
 //!
 //! wrk is an external tool (Debian package `wrk`; `make bench` installs it). A case whose
 //! endpoint this chute does not serve (a 404 on the probe request) is reported as skipped.
@@ -50,7 +51,15 @@ struct Case {
     peer: f64,
 }
 
-fn cases(fixtures: &Path) -> Vec<Case> {
+/// The NDJSON events body (1,000 generated events of ~300 bytes), written to `dir`.
+fn events_body_file(dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join("wrk-events-1000.ndjson");
+    let body = chute_loadgen::events::events_body(1000, 0x6576_656e_7473, 1_795_433_093_000_000_000, "wrk");
+    std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+fn cases(fixtures: &Path, events_body: PathBuf) -> Vec<Case> {
     vec![
         Case {
             name: "otlp-logs (http protobuf, 40 records/body)",
@@ -73,6 +82,15 @@ fn cases(fixtures: &Path) -> Vec<Case> {
             ],
             items_per_body: 394,
             peer: 1_220_000.0,
+        },
+        Case {
+            name: "events (ndjson, 1,000 events of ~300 B/body)",
+            otlp: false,
+            path: "/api/v1/events/events",
+            body: events_body,
+            headers: &[("Content-Type", "application/x-ndjson")],
+            items_per_body: 1000,
+            peer: 578_000.0,
         },
     ]
 }
@@ -250,7 +268,7 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
     let http = reqwest::Client::new();
     let mut rows = Vec::new();
     let mut details = Vec::new();
-    for case in cases(&args.fixtures) {
+    for case in cases(&args.fixtures, events_body_file(&dir)?) {
         let base = if case.otlp { &server.otlp_http } else { &server.main };
         let url = format!("{base}{}", case.path);
         let body = std::fs::read(&case.body).with_context(|| format!("cannot read {}", case.body.display()))?;

@@ -12,7 +12,8 @@ pub struct LoadgenArgs {
     pub target: String,
     /// influx (k6 --out influxdb writes), k6-json (k6 --out json bodies to the import endpoint),
     /// or captured bodies replayed as they are: otlp-logs, otlp-traces (send them to the OTLP/HTTP
-    /// port), remote-write.
+    /// port), remote-write; or events (generated NDJSON events, ~300 bytes each, to the built-in
+    /// events table).
     #[arg(long, default_value = "influx", value_name = "PROTOCOL")]
     pub protocol: PayloadKind,
     /// closed: N connections each send, wait, send again; open: requests arrive at --rate.
@@ -41,9 +42,9 @@ pub struct LoadgenArgs {
     /// Spike scenario: the burst's level as a multiple of the base level.
     #[arg(long, default_value_t = 5.0, value_name = "FACTOR")]
     pub spike_factor: f64,
-    /// k6 samples per request.
-    #[arg(long, default_value_t = 5000, value_name = "N")]
-    pub rows_per_request: usize,
+    /// Rows (k6 samples, events) per request; default 5000, events 1000.
+    #[arg(long, value_name = "N")]
+    pub rows_per_request: Option<usize>,
     /// Distinct bodies generated before the run and sent in turn.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub bodies: usize,
@@ -103,7 +104,10 @@ impl LoadgenArgs {
         };
         let mut o = LoadOptions::new(&self.target, self.protocol, self.model, profile);
         o.scenario = scenario;
-        o.rows_per_request = self.rows_per_request;
+        o.rows_per_request = self.rows_per_request.unwrap_or(match self.protocol {
+            PayloadKind::Events => 1000,
+            _ => 5000,
+        });
         o.bodies = self.bodies;
         o.run_id = self.run_id.clone();
         o.max_in_flight = self.max_in_flight;

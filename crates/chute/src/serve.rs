@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 pub async fn serve(config: Config) -> anyhow::Result<i32> {
     let config = Arc::new(config);
+    chute_server::events::check(&config)?;
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create data_dir {}", config.data_dir))?;
     let mut store = open_store(&config)?;
     let fault = config.debug.fault_injection.then(|| {

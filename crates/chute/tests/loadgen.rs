@@ -350,3 +350,30 @@ fn otlp_logs_replay_acknowledged_rows_are_the_rows_that_land() {
 fn otlp_traces_replay_acknowledged_rows_are_the_rows_that_land() {
     otlp_replay_lands("otlp-traces", "otel_traces", 80);
 }
+
+#[test]
+fn events_closed_model_acknowledged_rows_are_the_rows_that_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let chute = Chute::start(dir.path(), &["batch.max_age=100ms"]);
+    let (code, report) = loadgen(
+        dir.path(),
+        &["--target", &chute.url, "--protocol", "events", "--connections", "2", "--duration", "2s"],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["payload"]["protocol"], "events");
+    assert_eq!(u(&report["payload"]["rows_per_request"]), 1000, "1,000 events per body by default");
+    let req = &report["requests"];
+    assert_eq!(u(&req["errors"]) + u(&req["rejected"]), 0, "{report}");
+    assert!(u(&req["acked"]) > 0, "{report}");
+    let acked = u(&report["rows"]["acked"]);
+    assert_eq!(acked, u(&req["acked"]) * 1000);
+    let run_id = report["payload"]["run_id"].as_str().unwrap().to_string();
+    let (status, _) = chute.term(Duration::from_secs(60));
+    assert!(status.success());
+    let store = open_store(dir.path());
+    assert_eq!(scalar(&store, "SELECT count() FROM events"), acked);
+    assert_eq!(
+        scalar(&store, &format!("SELECT count() FROM events WHERE JSONExtractString(Event, 'run_id') = '{run_id}'")),
+        acked
+    );
+}
