@@ -54,11 +54,12 @@ pub struct NatsConsumerConfig {
     pub message: String,
     /// A column (String or JSON) that keeps the whole message as JSON text (empty: none).
     pub json_column: String,
-    /// Messages fetched, decoded and inserted together (one insert, one ack round).
+    /// Messages decoded and inserted together (one insert, one ack round); also the size of each
+    /// pull request (the next one is sent when half of the last has arrived).
     pub batch_size: u32,
-    /// How long a fetch waits to fill a batch before inserting what it has.
+    /// How long a batch waits, after its first message, to fill up before it is inserted.
     pub max_wait: Duration,
-    /// Batches fetched and inserted at the same time by this process.
+    /// Batches stored (and acked) at the same time by this process.
     pub max_in_flight: u32,
     /// AckWait of the consumer chute creates: how long a fetched message may stay unacked before
     /// the server redelivers it (chute sends progress acks while it holds a batch). 0: derived,

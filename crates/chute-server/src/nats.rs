@@ -1,24 +1,29 @@
-//! NATS JetStream consumers: each `[[nats.consumers]]` entry pulls batches from a durable
-//! consumer, decodes them (chute-events) into the target table's shape, inserts them into the
-//! store and acknowledges them only after the store confirmed the rows.
+//! NATS JetStream consumers: each `[[nats.consumers]]` entry pulls from a durable consumer,
+//! decodes batches (chute-events) into the target table's shape, inserts them into the store and
+//! acknowledges them only after the store confirmed the rows.
 //!
-//! NATS is the durable buffer here, so batches bypass the spool: a batch is
-//! 1. fetched (up to `batch_size` messages or `max_wait`);
-//! 2. reduced by the stream sequences the table already holds (when it has the `_nats_stream`
-//!    and `_nats_seq` columns: one bound-parameter query per batch), so a message redelivered
-//!    after a crash, to this or another process, with whatever batch boundaries, is stored once;
-//! 3. decoded; an undecodable message is written to `chute_dead_letters` (stream, consumer,
+//! NATS is the durable buffer here, so batches bypass the spool. One fetcher per consumer pulls
+//! continuously (pull requests of `batch_size` messages, the next one sent when half of the last
+//! arrived) and cuts the flow into batches (full, or `max_wait` after their first message);
+//! `max_in_flight` workers take the batches. A batch is
+//! 1. reduced by the stream sequences already in hand in this process (a redelivery while the
+//!    first delivery is being stored is dropped; the first one's ack or nak settles it) and by
+//!    those the table already holds (when it has the `_nats_stream` and `_nats_seq` columns: one
+//!    bound-parameter query per batch), so a message redelivered after a crash, to this or
+//!    another process, with whatever batch boundaries, is stored once;
+//! 2. decoded; an undecodable message is written to `chute_dead_letters` (stream, consumer,
 //!    subject, sequence, headers in `context`, the payload base64 in `row`) and then termed;
-//! 4. inserted under the token `nats:{stream}:{durable}:{first}-{last}/{count}` (the retry of
+//! 3. inserted under the token `nats:{stream}:{durable}:{first}-{last}/{count}` (the retry of
 //!    the same batch is dropped by the store even without the sequence columns);
-//! 5. acked (every message; the batch's last one with a confirmed double ack).
+//! 4. acked (every message; the batch's last one with a confirmed double ack).
 //!
 //! A transient store error naks the batch with a delay (exponential backoff from the
 //! `delivery.retry_*` settings); rows the store refuses for their content are isolated by
-//! bisection and dead-lettered like undecodable messages. While a batch is held, progress acks
-//! extend its AckWait. The consumer is created when missing with explicit acks,
-//! AckWait = `ack_wait` or max(30 s, 10 × max_wait) and MaxAckPending = 4 × batch_size × max_in_flight (room
-//! for four processes sharing the durable); an existing consumer keeps its settings.
+//! bisection and dead-lettered like undecodable messages. While a batch is held (waiting for a
+//! worker or being stored), progress acks every AckWait/3 extend its AckWait. The consumer is
+//! created when missing with explicit acks, AckWait = `ack_wait` or max(30 s, 10 × max_wait) and
+//! MaxAckPending = 4 × batch_size × max_in_flight (room for four processes sharing the durable);
+//! an existing consumer keeps its settings.
 
 use crate::AppState;
 use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
@@ -206,7 +211,11 @@ async fn connect(c: &Consumer) -> Result<async_nats::Client, String> {
     let mut o = async_nats::ConnectOptions::new()
         .name(format!("chute {}", c.name))
         .connection_timeout(Duration::from_secs(5))
-        .max_reconnects(None);
+        .max_reconnects(None)
+        // The pull keeps up to 1.5 batches on their way (a full subscription drops messages),
+        // and a batch's acks queue without waiting for the connection's writer.
+        .subscription_capacity((2 * cfg.batch_size as usize).max(65_536))
+        .client_capacity(16_384);
     if !cfg.user.is_empty() {
         o = o.user_and_password(cfg.user.clone(), cfg.password.clone());
     }
@@ -285,18 +294,32 @@ async fn consume(c: &Arc<Consumer>, stop: &mut watch::Receiver<bool>, attempt: &
     let failed = Arc::new(tokio::sync::Notify::new());
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(watch_lag(c.clone(), consumer.clone(), stop.clone(), failed.clone()));
+    // One fetcher cuts the continuous pull into batches; `max_in_flight` workers store them.
+    let (batches, rx) = tokio::sync::mpsc::channel::<Vec<Fetched>>(1);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let in_hand: Arc<Mutex<SeqSet>> = Arc::default();
+    let fetcher = Fetcher { c: c.clone(), consumer: consumer.clone(), ack_wait, in_hand: in_hand.clone() };
+    {
+        let (stop, failed) = (stop.clone(), failed.clone());
+        tasks.spawn(async move {
+            if let Err(e) = fetcher.run(batches, stop).await {
+                tracing::warn!(consumer = %fetcher.c.name, error = %e, "nats fetch failed");
+                failed.notify_one();
+            }
+        });
+    }
     for _ in 0..c.cfg.max_in_flight {
         let w = Worker {
             c: c.clone(),
-            consumer: consumer.clone(),
             client: client.clone(),
             decoder: decoder.clone(),
             ack_wait,
+            in_hand: in_hand.clone(),
             naks: AtomicU32::new(0),
         };
-        let (stop, failed) = (stop.clone(), failed.clone());
+        let (rx, failed) = (rx.clone(), failed.clone());
         tasks.spawn(async move {
-            if let Err(e) = w.run(stop).await {
+            if let Err(e) = w.run(rx).await {
                 tracing::warn!(consumer = %w.c.name, error = %e, "nats batch loop failed");
                 failed.notify_one();
             }
@@ -304,7 +327,7 @@ async fn consume(c: &Arc<Consumer>, stop: &mut watch::Receiver<bool>, attempt: &
     }
     tokio::select! {
         _ = stopped(stop) => {
-            // Workers finish the batch in hand, then see the stop.
+            // The fetcher stops; workers store the batches already handed over, then end.
             while tasks.join_next().await.is_some() {}
             let _ = client.flush().await;
             Ok(())
@@ -364,12 +387,145 @@ async fn watch_lag(
     }
 }
 
-struct Worker {
+/// A delivered message with its stream sequence and publish time (from its reply subject).
+struct Fetched {
+    msg: jetstream::Message,
+    seq: u64,
+    published_ns: i64,
+}
+
+/// Sends `kind` for every message (fire and forget; the connection keeps their order).
+async fn ack_all(batch: &[Fetched], kind: AckKind) {
+    for f in batch {
+        let _ = f.msg.ack_with(kind).await;
+    }
+}
+
+/// Pulls continuously (`batch_size` messages per pull request, the next one sent when half of
+/// the last has arrived) and cuts the flow into batches: full, or `max_wait` after their first
+/// message. A message whose sequence is already in hand (a redelivery while its first delivery
+/// is being stored) is dropped: the first delivery's ack or nak settles the sequence.
+struct Fetcher {
     c: Arc<Consumer>,
     consumer: PullConsumer,
+    ack_wait: Duration,
+    /// Stream sequences of the messages handed to workers and not yet acked, termed or nak'd.
+    in_hand: Arc<Mutex<SeqSet>>,
+}
+
+impl Fetcher {
+    async fn run(
+        &self,
+        batches: tokio::sync::mpsc::Sender<Vec<Fetched>>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        use futures_util::StreamExt;
+        let c = &self.c;
+        let size = c.cfg.batch_size as usize;
+        let max_wait = c.cfg.max_wait.get().max(Duration::from_millis(1));
+        let mut messages = self
+            .consumer
+            .stream()
+            .max_messages_per_batch(size)
+            .expires(PULL_EXPIRES)
+            .messages()
+            .await
+            .map_err(|e| format!("pull: {e}"))?;
+        let fetched = |m: Result<jetstream::Message, _>| -> Result<Fetched, String> {
+            let m = m.map_err(|e: jetstream::consumer::pull::MessagesError| format!("pull: {e}"))?;
+            let (seq, published_ns) =
+                m.info().map(|i| (i.stream_sequence, i.published.unix_timestamp_nanos() as i64)).unwrap_or((0, 0));
+            Ok(Fetched { msg: m, seq, published_ns })
+        };
+        loop {
+            let mut batch: Vec<Fetched> = Vec::with_capacity(size);
+            tokio::select! {
+                m = messages.next() => match m {
+                    Some(m) => batch.push(fetched(m)?),
+                    None => return Err("the pull stream ended".into()),
+                },
+                _ = stopped(&mut stop) => return Ok(()),
+            }
+            let deadline = tokio::time::Instant::now() + max_wait;
+            while batch.len() < size {
+                tokio::select! {
+                    biased;
+                    m = messages.next() => match m {
+                        Some(m) => batch.push(fetched(m)?),
+                        None => return Err("the pull stream ended".into()),
+                    },
+                    _ = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+            if let Ok(mut held) = self.in_hand.lock() {
+                batch.retain(|f| f.seq == 0 || held.insert(f.seq));
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            // Wait for a free worker; keep the batch ours meanwhile.
+            let mut tick = tokio::time::interval(self.ack_wait / 3);
+            tick.tick().await;
+            let mut send = std::pin::pin!(batches.reserve());
+            let permit = loop {
+                tokio::select! {
+                    p = &mut send => break p.ok(),
+                    _ = tick.tick() => ack_all(&batch, AckKind::Progress).await,
+                    _ = stopped(&mut stop) => break None,
+                }
+            };
+            match permit {
+                Some(p) => p.send(batch),
+                None => {
+                    // Stopping: give the batch back for immediate redelivery.
+                    ack_all(&batch, AckKind::Nak(None)).await;
+                    release(&self.in_hand, &batch);
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Stream sequences in hand. Sequences are distinct integers: one multiplication spreads them.
+type SeqSet = std::collections::HashSet<u64, std::hash::BuildHasherDefault<SeqHasher>>;
+
+#[derive(Default)]
+struct SeqHasher(u64);
+
+impl std::hash::Hasher for SeqHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Pull requests expire after this long (a new one follows); the client gives up on a missing
+/// expiry notice 5 s later.
+const PULL_EXPIRES: Duration = Duration::from_secs(10);
+
+/// The batch's sequences are no longer in hand.
+fn release(in_hand: &Mutex<SeqSet>, batch: &[Fetched]) {
+    if let Ok(mut held) = in_hand.lock() {
+        for f in batch {
+            held.remove(&f.seq);
+        }
+    }
+}
+
+struct Worker {
+    c: Arc<Consumer>,
     client: async_nats::Client,
     decoder: Arc<Decoder>,
     ack_wait: Duration,
+    in_hand: Arc<Mutex<SeqSet>>,
     /// Consecutive failed batches, for the nak delay.
     naks: AtomicU32,
 }
@@ -384,46 +540,24 @@ struct Outcome {
 }
 
 impl Worker {
-    async fn run(&self, mut stop: watch::Receiver<bool>) -> Result<(), String> {
-        use futures_util::StreamExt;
-        let c = &self.c;
+    /// Takes batches from the fetcher until it is gone (stopped) and every batch is handled.
+    async fn run(
+        &self,
+        batches: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Vec<Fetched>>>>,
+    ) -> Result<(), String> {
         loop {
-            if *stop.borrow() {
-                return Ok(());
-            }
-            let mut stream = self
-                .consumer
-                .batch()
-                .max_messages(c.cfg.batch_size as usize)
-                .expires(c.cfg.max_wait.get().max(Duration::from_millis(10)))
-                .messages()
-                .await
-                .map_err(|e| format!("fetch: {e}"))?;
-            let mut batch: Vec<jetstream::Message> = Vec::with_capacity(c.cfg.batch_size as usize);
-            loop {
-                tokio::select! {
-                    m = stream.next() => match m {
-                        Some(Ok(m)) => batch.push(m),
-                        Some(Err(e)) => {
-                            tracing::debug!(consumer = %c.name, error = %e, "fetch ended");
-                            break;
-                        }
-                        None => break,
-                    },
-                    _ = stopped(&mut stop), if batch.is_empty() => return Ok(()),
-                }
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            self.handle(batch).await?;
+            let batch = batches.lock().await.recv().await;
+            let Some(batch) = batch else { return Ok(()) };
+            let batch = Arc::new(batch);
+            let r = self.handle(batch.clone()).await;
+            release(&self.in_hand, &batch);
+            r?;
         }
     }
 
-    async fn handle(&self, batch: Vec<jetstream::Message>) -> Result<(), String> {
+    async fn handle(&self, batch: Arc<Vec<Fetched>>) -> Result<(), String> {
         let c = &self.c;
         let l = [("consumer", c.name.as_str())];
-        let batch = Arc::new(batch);
         let work = {
             let (c, batch, decoder) = (c.clone(), batch.clone(), self.decoder.clone());
             tokio::task::spawn_blocking(move || store_batch(&c, &decoder, &batch))
@@ -435,25 +569,21 @@ impl Worker {
         let result = loop {
             tokio::select! {
                 r = &mut work => break r.map_err(|e| format!("store task failed: {e}"))?,
-                _ = tick.tick() => {
-                    for m in batch.iter() {
-                        let _ = m.ack_with(AckKind::Progress).await;
-                    }
-                }
+                _ = tick.tick() => ack_all(&batch, AckKind::Progress).await,
             }
         };
         match result {
             Ok(out) => {
                 self.naks.store(0, Ordering::Relaxed);
                 for &i in &out.term {
-                    let _ = batch[i].ack_with(AckKind::Term).await;
+                    let _ = batch[i].msg.ack_with(AckKind::Term).await;
                 }
                 if let Some((&last, rest)) = out.ack.split_last() {
                     for &i in rest {
-                        batch[i].ack().await.map_err(|e| format!("ack: {e}"))?;
+                        batch[i].msg.ack().await.map_err(|e| format!("ack: {e}"))?;
                     }
                     // Confirmed by the server: the acks before it on this connection went first.
-                    batch[last].double_ack().await.map_err(|e| format!("ack: {e}"))?;
+                    batch[last].msg.double_ack().await.map_err(|e| format!("ack: {e}"))?;
                 }
                 self.client.flush().await.map_err(|e| format!("flush: {e}"))?;
                 let count = |outcome: &str, n: u64| {
@@ -476,9 +606,7 @@ impl Worker {
                 if n == 0 || n.is_multiple_of(20) {
                     tracing::warn!(consumer = %c.name, messages = batch.len(), error = %e, delay_ms = delay.as_millis() as u64, "store failed; batch nak'd for redelivery");
                 }
-                for m in batch.iter() {
-                    let _ = m.ack_with(AckKind::Nak(Some(delay))).await;
-                }
+                ack_all(&batch, AckKind::Nak(Some(delay))).await;
                 let _ = self.client.flush().await;
                 c.metrics
                     .counter(
@@ -487,7 +615,7 @@ impl Worker {
                         &[l[0], ("outcome", "nakd")],
                     )
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                // Do not fetch again before the store had a moment.
+                // Do not take another batch before the store had a moment.
                 tokio::time::sleep(delay).await;
                 Ok(())
             }
@@ -497,14 +625,11 @@ impl Worker {
 
 /// Stores a batch (blocking): drops what the table already holds, dead-letters undecodable
 /// messages, inserts the rest. An error means nothing of the batch may be acked.
-fn store_batch(c: &Consumer, decoder: &Decoder, batch: &[jetstream::Message]) -> Result<Outcome, StoreError> {
+fn store_batch(c: &Consumer, decoder: &Decoder, fetched: &[Fetched]) -> Result<Outcome, StoreError> {
     let cfg = &c.cfg;
-    let mut infos: Vec<(u64, i64)> = Vec::with_capacity(batch.len());
-    for m in batch {
-        let (seq, published) =
-            m.info().map(|i| (i.stream_sequence, i.published.unix_timestamp_nanos() as i64)).unwrap_or((0, 0));
-        infos.push((seq, published));
-    }
+    let infos: Vec<(u64, i64)> = fetched.iter().map(|f| (f.seq, f.published_ns)).collect();
+    let batch: Vec<&jetstream::Message> = fetched.iter().map(|f| &f.msg).collect();
+    let batch = &batch[..];
     // 1. What the table already holds (a redelivery after an insert whose ack was lost).
     let mut fresh: Vec<usize> = (0..batch.len()).collect();
     let mut duplicates = 0u64;
@@ -532,7 +657,7 @@ fn store_batch(c: &Consumer, decoder: &Decoder, batch: &[jetstream::Message]) ->
     let mut term = Vec::new();
     for (k, why) in &decoded.rejected {
         let i = fresh[*k];
-        dead_letter(c, &batch[i], infos[i].0, why, 0)?;
+        dead_letter(c, batch[i], infos[i].0, why, 0)?;
         term.push(i);
     }
     // 3. Insert under the batch's token; refused rows are isolated and dead-lettered.
@@ -552,7 +677,7 @@ fn store_batch(c: &Consumer, decoder: &Decoder, batch: &[jetstream::Message]) ->
 /// halves until the refused messages are alone and dead-letters them.
 fn insert_or_isolate(
     c: &Consumer,
-    batch: &[jetstream::Message],
+    batch: &[&jetstream::Message],
     infos: &[(u64, i64)],
     data: &arrow_array::RecordBatch,
     rows: &[usize],
@@ -563,7 +688,7 @@ fn insert_or_isolate(
         Ok(()) => Ok(()),
         Err(e) if matches!(e.kind, ErrorKind::Data | ErrorKind::Schema) => {
             if rows.len() == 1 {
-                dead_letter(c, &batch[rows[0]], infos[rows[0]].0, &e.message, e.code.unwrap_or(0))?;
+                dead_letter(c, batch[rows[0]], infos[rows[0]].0, &e.message, e.code.unwrap_or(0))?;
                 term.push(rows[0]);
                 return Ok(());
             }

@@ -148,7 +148,7 @@ async fn bench(a: &NatsArgs, base: &std::path::Path) -> anyhow::Result<i32> {
         a.max_in_flight
     );
     let exe = std::env::current_exe()?;
-    let _chute = Kill(
+    let mut chute = Kill(
         Command::new(exe)
             .arg("--data-dir")
             .arg(base.join("chute"))
@@ -159,19 +159,35 @@ async fn bench(a: &NatsArgs, base: &std::path::Path) -> anyhow::Result<i32> {
     );
 
     // From the first delivery to the ack floor at the last message: every row committed.
+    // Bounded: chute exiting, the ack floor standing still for a minute, or 10 minutes end it.
     let mut first: Option<Instant> = None;
     let give_up = Instant::now() + Duration::from_secs(600);
+    let (mut floor_seen, mut moved) = (0u64, Instant::now());
     let done = loop {
         if Instant::now() > give_up {
-            bail!("the consumer did not ack every message within 10 minutes");
+            bail!("the consumer did not ack every message within 10 minutes (ack floor at {floor_seen})");
         }
-        let info = async {
+        if let Some(status) = chute.0.try_wait()? {
+            bail!(
+                "chute serve exited ({status}) with the ack floor at {floor_seen} of {}; its log is above",
+                a.messages
+            );
+        }
+        if moved.elapsed() > Duration::from_secs(60) {
+            bail!("the ack floor stood at {floor_seen} of {} for 60 s", a.messages);
+        }
+        let info = tokio::time::timeout(Duration::from_secs(5), async {
             let s = js.get_stream("BENCH").await.ok()?;
             let mut c: jetstream::consumer::PullConsumer = s.get_consumer("bench").await.ok()?;
             c.info().await.ok().map(|i| (i.delivered.stream_sequence, i.ack_floor.stream_sequence))
-        }
-        .await;
+        })
+        .await
+        .ok()
+        .flatten();
         if let Some((delivered, floor)) = info {
+            if floor > floor_seen || (delivered > 0 && first.is_none()) {
+                (floor_seen, moved) = (floor.max(floor_seen), Instant::now());
+            }
             if delivered > 0 && first.is_none() {
                 first = Some(Instant::now());
             }
