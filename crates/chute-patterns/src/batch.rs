@@ -17,13 +17,13 @@ pub const BUCKET_SECONDS: i64 = 3600;
 pub const MAX_EXAMPLE_BYTES: usize = 1024;
 
 /// A string column read through its dictionary or as plain strings.
-enum Strs<'a> {
+pub(crate) enum Strs<'a> {
     Dict(&'a arrow_array::DictionaryArray<Int32Type>, &'a arrow_array::StringArray),
     Plain(&'a arrow_array::StringArray),
 }
 
 impl<'a> Strs<'a> {
-    fn of(col: &'a ArrayRef) -> Option<Self> {
+    pub(crate) fn of(col: &'a ArrayRef) -> Option<Self> {
         match col.data_type() {
             DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
                 let d = col.as_dictionary::<Int32Type>();
@@ -34,7 +34,7 @@ impl<'a> Strs<'a> {
         }
     }
     #[inline]
-    fn get(&self, i: usize) -> &'a str {
+    pub(crate) fn get(&self, i: usize) -> &'a str {
         match self {
             Strs::Dict(d, v) => {
                 if d.is_null(i) {

@@ -11,11 +11,13 @@
 //! applied to the segments of a token between delimiters (`=`, `:`, `/`, `?`, `&`, `,`, ...),
 //! so `GET /users/123/orders?page=2` becomes `GET /users/<*>/orders?page=<*>`.
 //!
-//! [`batch`] turns an `otel_logs` record batch into `otel_log_patterns` rows at ingest.
+//! [`batch`] turns an `otel_logs` record batch into `otel_log_patterns` rows at ingest;
+//! [`catalog`] turns any `otel_*` batch into the attribute catalog's feed rows.
 //!
 //! No network, no store: bytes in, templates (and Arrow batches) out.
 
 pub mod batch;
+pub mod catalog;
 
 /// What a variable part becomes.
 pub const WILDCARD: &str = "<*>";

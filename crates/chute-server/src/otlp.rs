@@ -36,16 +36,38 @@ fn signal_name(s: Signal) -> &'static str {
 }
 
 /// Decodes a request; a logs request also yields its `otel_log_patterns` rows (templates counted
-/// per service, severity and hour), submitted with the logs so they are as durable and as
-/// deduplicated as the logs themselves.
-fn decode(signal: Signal, encoding: Encoding, body: &[u8], limits: &Limits) -> Result<Decoded, chute_otlp::OtlpError> {
+/// per service, severity and hour), and every request its attribute catalog feed
+/// (`chute_patterns::catalog`), submitted with the source rows so they are as durable and as
+/// deduplicated as those. Also returns the feed's value hashes, to remember once acknowledged.
+fn decode(
+    signal: Signal,
+    encoding: Encoding,
+    body: &[u8],
+    limits: &Limits,
+) -> Result<(Decoded, chute_patterns::catalog::Pending), chute_otlp::OtlpError> {
     let mut d = chute_otlp::decode(signal, encoding, body, limits)?;
     if signal == Signal::Logs
         && let Some(p) = d.batch(chute_tables::otel::LOGS.name).and_then(chute_patterns::batch::log_patterns)
     {
         d.batches.push((chute_tables::patterns::LOG_PATTERNS.name, p));
     }
-    Ok(d)
+    let pending = catalog_feed(&mut d.batches);
+    Ok((d, pending))
+}
+
+/// Adds the attribute catalog feed of `batches` (the `otel_*` ones) to them; returns the value
+/// hashes to remember once the pipeline acknowledged the submission.
+pub(crate) fn catalog_feed(
+    batches: &mut Vec<(&'static str, arrow_array::RecordBatch)>,
+) -> chute_patterns::catalog::Pending {
+    use chute_patterns::catalog::{SeenValues, attribute_feed_of};
+    match attribute_feed_of(batches.iter().map(|(t, b)| (*t, b)), SeenValues::global()) {
+        Some(f) => {
+            batches.push((chute_tables::catalog::ATTRIBUTE_CATALOG_FEED.name, f.batch));
+            f.pending
+        }
+        None => Default::default(),
+    }
 }
 
 /// Decodes one export request and submits it. Returns (rejected items, rejection message).
@@ -57,7 +79,7 @@ async fn ingest(
     body: Bytes,
 ) -> Result<(u64, Option<String>), ApiError> {
     let limits = limits(state);
-    let decoded: Decoded = if body.len() > 256 * 1024 {
+    let (decoded, pending) = if body.len() > 256 * 1024 {
         tokio::task::spawn_blocking(move || decode(signal, encoding, &body, &limits))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -90,6 +112,7 @@ async fn ingest(
         decoded.batches.into_iter().map(|(t, b)| (t.to_string(), b)).collect();
     let source = format!("otlp-{transport}");
     state.pipeline.submit_all(&source, batches, Admission::Refuse).await?;
+    chute_patterns::catalog::SeenValues::global().remember(&pending);
     Ok((decoded.rejected, decoded.rejection_message))
 }
 

@@ -175,7 +175,8 @@ impl Cluster {
             e += 1;
         }
         let engine = t.get(e).filter(|x| x.kind == TokenKind::Word).map(|x| x.text(stmt)).unwrap_or("");
-        if !engine.ends_with("MergeTree") || engine.starts_with("Replicated") {
+        let null = engine == "Null" && t.get(e + 1).is_none_or(|x| x.kind != TokenKind::Open);
+        if (!engine.ends_with("MergeTree") || engine.starts_with("Replicated")) && !null {
             return Err(refuse(format!(
                 "cluster mode needs a (non-replicated) *MergeTree engine in migrations, found {engine:?} in: {}",
                 first_line(stmt)
@@ -198,19 +199,25 @@ impl Cluster {
             a
         };
         let tail = if rest.is_empty() { String::new() } else { format!("\n{rest}") };
+        // A Null table (a feed that views fold into other tables) keeps nothing to replicate:
+        // Null on every node, behind a Distributed table when sharded.
+        let local_engine = |path: &str, replica: &str| {
+            if null { "Null".to_string() } else { format!("Replicated{engine}({})", with_args(path, replica)) }
+        };
         match placement(&name).ok_or_else(|| no_placement(&name))? {
             Placement::Everywhere => Ok(vec![format!(
-                "CREATE TABLE {ine}{name} {on} {columns}\nENGINE = Replicated{engine}({args}){tail}",
+                "CREATE TABLE {ine}{name} {on} {columns}\nENGINE = {local}{tail}",
                 on = self.on(),
-                args = with_args(&format!("/clickhouse/tables/all/{{database}}/{name}"), "{shard}-{replica}"),
+                local = local_engine(&format!("/clickhouse/tables/all/{{database}}/{name}"), "{shard}-{replica}"),
             )]),
             Placement::Sharded(key) => {
                 let local = format!("{name}_local");
                 Ok(vec![
                     format!(
-                        "CREATE TABLE {ine}{local} {on} {columns}\nENGINE = Replicated{engine}({args}){tail}",
+                        "CREATE TABLE {ine}{local} {on} {columns}\nENGINE = {engine_sql}{tail}",
                         on = self.on(),
-                        args = with_args(&format!("/clickhouse/tables/{{shard}}/{{database}}/{local}"), "{replica}"),
+                        engine_sql =
+                            local_engine(&format!("/clickhouse/tables/{{shard}}/{{database}}/{local}"), "{replica}"),
                     ),
                     format!(
                         "CREATE TABLE {ine}{name} {on} AS {local}\nENGINE = Distributed({}, {}, {}, {key})",

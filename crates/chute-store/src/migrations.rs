@@ -38,6 +38,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_otel"),
     migration!(5, "0005_catalog"),
     migration!(6, "0006_events"),
+    migration!(7, "0007_catalog_feed"),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

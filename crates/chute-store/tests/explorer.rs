@@ -1,7 +1,8 @@
-//! The explorer's catalogs (migration 0005) on the real engine: the materialized views keep exact
-//! distinct counts, retried inserts do not count twice, log patterns sum, and the queries bind
-//! every value.
+//! The explorer's catalogs (migrations 0005 and 0007) on the real engine: the attribute catalog
+//! fed at ingest keeps exact distinct counts, retried inserts and values sent again do not count
+//! twice, log patterns sum, and the queries bind every value.
 
+use chute_patterns::catalog::{SeenValues, attribute_feed};
 use chute_store::embedded::{EmbeddedOptions, EmbeddedStore};
 use chute_store::queries::explorer::{self, Filters, Page};
 use chute_store::{Store, migrations};
@@ -58,11 +59,32 @@ fn the_catalog_counts_exact_distinct_values_and_a_retried_insert_adds_nothing() 
     let store = open(dir.path());
     migrations::up(&store, None).unwrap();
     // api: users 0..600 over two inserts; web: users 0..1000 (400 more).
+    // Each insert with its catalog feed, as the receivers submit them; the values a feed was
+    // acknowledged with are not sent again.
+    let seen = SeenValues::new(1_000_000);
+    let insert = |b: &arrow_array::RecordBatch, token: &str, retry: bool| {
+        store.insert("otel_logs", b, token).unwrap();
+        let f = attribute_feed("otel_logs", b, &seen).unwrap();
+        store.insert("otel_attribute_catalog_feed", &f.batch, &format!("{token}-c")).unwrap();
+        if retry {
+            // a retry: the same rows under the same tokens are stored once, counted once
+            store.insert("otel_logs", b, token).unwrap();
+            store.insert("otel_attribute_catalog_feed", &f.batch, &format!("{token}-c")).unwrap();
+        }
+        seen.remember(&f.pending);
+    };
     let a1 = logs("api", 3000, 600, 0);
-    store.insert("otel_logs", &a1, "t-a1").unwrap();
-    store.insert("otel_logs", &a1, "t-a1").unwrap(); // a retry: stored once, counted once
-    store.insert("otel_logs", &logs("api", 3000, 600, 3000), "t-a2").unwrap();
-    store.insert("otel_logs", &logs("web", 5000, 1000, 0), "t-w1").unwrap();
+    insert(&a1, "t-a1", true);
+    insert(&logs("api", 3000, 600, 3000), "t-a2", false);
+    // web's first 600 users are api's values too, but not of web's groups: they are sent again.
+    insert(&logs("web", 5000, 1000, 0), "t-w1", false);
+    // After a restart (nothing remembered) known values come again; the sets do not grow.
+    let restarted = SeenValues::new(1_000_000);
+    let again = logs("web", 10, 1000, 0);
+    let f = attribute_feed("otel_logs", &again, &restarted).unwrap();
+    assert_eq!(f.batch.num_rows(), 1 + 10 + 3, "host.name, 10 users, 3 routes: all sent again");
+    store.insert("otel_logs", &again, "t-w2").unwrap();
+    store.insert("otel_attribute_catalog_feed", &f.batch, "t-w2-c").unwrap();
     let p = chute_patterns::batch::log_patterns(&a1).unwrap();
     store.insert("otel_log_patterns", &p, "t-p1").unwrap();
     store.insert("otel_log_patterns", &p, "t-p1").unwrap();
@@ -71,7 +93,7 @@ fn the_catalog_counts_exact_distinct_values_and_a_retried_insert_adds_nothing() 
     assert!(!all.more);
     let user = attr(&all.items, "user.id", "log", "item");
     assert_eq!(get(user, "cardinality"), 1000, "{user}");
-    assert_eq!(get(user, "occurrences"), 11_000);
+    assert_eq!(get(user, "occurrences"), 11_010);
     assert_eq!(get(user, "services"), &serde_json::json!(["api", "web"]));
     assert_eq!(get(user, "names"), &serde_json::json!(["app.logger"]));
     assert_eq!(get(user, "types"), &serde_json::json!(["string"]));
@@ -145,7 +167,10 @@ fn spans_traces_metrics_and_stats_answer() {
             ..Default::default()
         });
     }
-    store.insert("otel_traces", &b.finish(), "s1").unwrap();
+    let spans = b.finish();
+    store.insert("otel_traces", &spans, "s1").unwrap();
+    let feed = attribute_feed("otel_traces", &spans, &SeenValues::new(100)).unwrap();
+    store.insert("otel_attribute_catalog_feed", &feed.batch, "s1-c").unwrap();
     let spans = explorer::spans(&store, &Filters { status: Some("Error".into()), ..Default::default() }, PAGE).unwrap();
     assert_eq!(spans.items.len(), 1);
     assert_eq!(spans.items[0]["duration_ns"], 2_000_000);

@@ -5,6 +5,7 @@
 //! The SQL definitions live with the store's migrations; a store test checks that each schema
 //! here matches the table the migrations create.
 
+pub mod catalog;
 pub mod columns;
 pub mod dead_letters;
 pub mod influx;
@@ -32,7 +33,7 @@ pub fn all() -> Vec<TableDef> {
     [
         &[k6::SAMPLES, k6::METRICS, k6::IMPORTS, influx::POINTS, dead_letters::DEAD_LETTERS][..],
         &otel::TABLES,
-        &[patterns::LOG_PATTERNS],
+        &[patterns::LOG_PATTERNS, catalog::ATTRIBUTE_CATALOG_FEED],
     ]
     .concat()
 }

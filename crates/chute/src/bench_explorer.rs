@@ -1,7 +1,8 @@
 //! `chute bench explorer`: what the telemetry explorer costs and how fast it answers. Prints
 //! figures only (no pass/fail): Arrow ingest of `otel_logs` batches without and with the catalog
-//! (migration 0005's materialized views) and the log-pattern rows chute adds at ingest, then the
-//! latency of the `/attributes` and `/logs/patterns` queries over the whole generated log set.
+//! (the attribute catalog feed and log-pattern rows chute computes at ingest, and the services
+//! view), then the latency of the `/attributes` and `/logs/patterns` queries over the whole
+//! generated log set.
 
 use crate::table::thousands;
 use anyhow::Context;
@@ -138,6 +139,30 @@ fn bench(config: &Config, a: ExplorerArgs) -> anyhow::Result<()> {
         thousands(n as u64)
     );
 
+    // The attribute catalog feed alone (CPU, no store): every value new, then every value known.
+    let cpu_seen = chute_patterns::catalog::SeenValues::new(chute_patterns::catalog::MAX_REMEMBERED_VALUES);
+    for pass in ["every value new", "every value already sent"] {
+        let t = Instant::now();
+        let mut feed_rows = 0;
+        let mut pending = Vec::new();
+        for b in &batches {
+            if let Some(f) = chute_patterns::catalog::attribute_feed("otel_logs", b, &cpu_seen) {
+                feed_rows += f.batch.num_rows();
+                pending.push(f.pending);
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        for p in pending {
+            cpu_seen.remember(&p);
+        }
+        println!(
+            "attribute catalog feed at ingest ({pass}): {} records/s on one core ({:.0} ns per record; {} feed rows)",
+            thousands((n / secs) as u64),
+            secs * 1e9 / n,
+            thousands(feed_rows as u64)
+        );
+    }
+
     let parent = a.dir.clone().unwrap_or_else(std::env::temp_dir);
     let root = parent.join(format!("chute-bench-explorer-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
@@ -152,37 +177,70 @@ fn bench(config: &Config, a: ExplorerArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!(e.message))?;
         chute_store::migrations::up(&store, Some(4)).context("applying migrations up to 0004")?;
         let mut token = 0usize;
-        let mut ingest = |store: &EmbeddedStore, rows: u64, patterns: bool| -> anyhow::Result<f64> {
-            let (mut left, t0) = (rows, Instant::now());
-            while left > 0 {
-                let b = &batches[token % batches.len()];
-                let b = if (b.num_rows() as u64) > left { b.slice(0, left as usize) } else { b.clone() };
-                store
-                    .insert("otel_logs", &b, &format!("bench-explorer:{token}"))
-                    .map_err(|e| anyhow::anyhow!(e.message))?;
-                if patterns && let Some(p) = chute_patterns::batch::log_patterns(&b) {
-                    store
-                        .insert("otel_log_patterns", &p, &format!("bench-explorer-p:{token}"))
-                        .map_err(|e| anyhow::anyhow!(e.message))?;
+        let seen = chute_patterns::catalog::SeenValues::new(chute_patterns::catalog::MAX_REMEMBERED_VALUES);
+        // Seconds spent per step: logs insert, pattern rows (derive, insert), catalog feed
+        // (derive, insert).
+        let mut spent = [0f64; 5];
+        let mut ingest =
+            |store: &EmbeddedStore, rows: u64, catalog: bool, spent: &mut [f64; 5]| -> anyhow::Result<f64> {
+                let (mut left, t0) = (rows, Instant::now());
+                let err = |e: chute_store::StoreError| anyhow::anyhow!(e.message);
+                while left > 0 {
+                    let b = &batches[token % batches.len()];
+                    let b = if (b.num_rows() as u64) > left { b.slice(0, left as usize) } else { b.clone() };
+                    let t = Instant::now();
+                    store.insert("otel_logs", &b, &format!("bench-explorer:{token}")).map_err(err)?;
+                    spent[0] += t.elapsed().as_secs_f64();
+                    if catalog {
+                        let t = Instant::now();
+                        let p = chute_patterns::batch::log_patterns(&b);
+                        spent[1] += t.elapsed().as_secs_f64();
+                        let t = Instant::now();
+                        if let Some(p) = p {
+                            store.insert("otel_log_patterns", &p, &format!("bench-explorer-p:{token}")).map_err(err)?;
+                        }
+                        spent[2] += t.elapsed().as_secs_f64();
+                        let t = Instant::now();
+                        let f = chute_patterns::catalog::attribute_feed("otel_logs", &b, &seen);
+                        spent[3] += t.elapsed().as_secs_f64();
+                        let t = Instant::now();
+                        if let Some(f) = f {
+                            let token = format!("bench-explorer-c:{token}");
+                            store.insert("otel_attribute_catalog_feed", &f.batch, &token).map_err(err)?;
+                            seen.remember(&f.pending);
+                        }
+                        spent[4] += t.elapsed().as_secs_f64();
+                    }
+                    left -= b.num_rows() as u64;
+                    token += 1;
                 }
-                left -= b.num_rows() as u64;
-                token += 1;
-            }
-            Ok(rows as f64 / t0.elapsed().as_secs_f64())
-        };
+                Ok(rows as f64 / t0.elapsed().as_secs_f64())
+            };
         let compare = a.compare.min(a.logs).max(1);
-        let without = ingest(&store, compare, false)?;
+        let without = ingest(&store, compare, false, &mut spent)?;
         println!("otel_logs ingest without the catalog: {} records/s", thousands(without as u64));
-        chute_store::migrations::up(&store, None).context("applying migration 0005")?;
-        let with = ingest(&store, compare, true)?;
+        chute_store::migrations::up(&store, None).context("applying the catalog migrations")?;
+        spent = [0.0; 5];
+        let with = ingest(&store, compare, true, &mut spent)?;
         println!(
-            "otel_logs ingest with the catalog views and log patterns: {} records/s ({:.1}% less)",
+            "otel_logs ingest with the attribute catalog and log patterns: {} records/s ({:.1}% less)",
             thousands(with as u64),
             (1.0 - with / without) * 100.0
         );
+        let per = |x: f64| x * 1e9 / compare as f64;
+        println!(
+            "  per record with the catalog: logs insert {:.0} ns; patterns {:.0} ns derive + {:.0} ns insert; \
+             attribute catalog {:.0} ns derive + {:.0} ns insert ({:.1}% of the logs insert)",
+            per(spent[0]),
+            per(spent[1]),
+            per(spent[2]),
+            per(spent[3]),
+            per(spent[4]),
+            (spent[3] + spent[4]) / spent[0] * 100.0
+        );
         let rest = a.logs.saturating_sub(2 * compare);
         if rest > 0 {
-            let r = ingest(&store, rest, true)?;
+            let r = ingest(&store, rest, true, &mut spent)?;
             println!("{} more records with the catalog: {} records/s", thousands(rest), thousands(r as u64));
         }
         let q = |sql: &str| -> anyhow::Result<u64> {

@@ -1,6 +1,6 @@
 //! SQL behind the telemetry explorer (`/api/v1/services`, `/metrics`, `/spans`, `/traces`,
 //! `/logs`, `/logs/patterns`, `/attributes`, `/cardinality/high`, `/stats`): reads of the catalogs
-//! that migration 0005 keeps at ingest (`otel_attribute_catalog`, `otel_metric_catalog`,
+//! that migrations 0005 and 0007 keep at ingest (`otel_attribute_catalog`, `otel_metric_catalog`,
 //! `otel_services`, `otel_log_patterns`) and filtered reads of the raw `otel_*` tables.
 //!
 //! Every value from a request is bound as a `{name:Type}` parameter; the SQL text is made only of
