@@ -358,3 +358,87 @@ fn two_chutes_sharing_a_durable_consumer_store_each_message_once_across_sigkills
         Some(format!("{N}\t{N}\t1\t{N}"))
     );
 }
+
+/// A certificate authority and a server certificate for 127.0.0.1 signed by it, made with the
+/// `openssl` command: (CA file, server certificate, server key).
+fn test_certificates(dir: &std::path::Path) -> (String, String, String) {
+    let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=chute test CA"],
+        ]
+        .concat(),
+    );
+    openssl(&[&["req"][..], &ec, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]].concat());
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    (path("ca.pem"), path("server.pem"), path("server.key"))
+}
+
+#[test]
+fn a_server_with_tls_and_a_password_is_consumed_and_a_wrong_password_is_named_in_readiness() {
+    const N: u64 = 50;
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_certificates(certs.path());
+    let server_args = ["--tls", "--tlscert", &cert, "--tlskey", &key, "--user", "chute", "--pass", "s3cret"];
+    let ca_for_client = ca.clone();
+    let nats = NatsServer::start_with(&server_args, "tls", move || {
+        async_nats::ConnectOptions::new()
+            .user_and_password("chute".into(), "s3cret".into())
+            .add_root_certificates(ca_for_client.clone().into())
+            .require_tls(true)
+    });
+    nats.create_stream("SECURE", &["secure.>"]);
+    nats.publish("secure.devices", (1..=N).map(json_envelope));
+
+    // The wrong password: chute runs, is not ready, and says why.
+    let wrong_dir = tempfile::tempdir().unwrap();
+    let wrong =
+        consumer(&nats, "SECURE", "ingest", &format!(r#", user = "chute", password = "wrong", tls_ca_file = "{ca}""#));
+    let refused = Chute::start_unready(wrong_dir.path(), &[&consumers(&[wrong])]);
+    let body = wait_for("an unready answer naming the refusal", Duration::from_secs(30), || {
+        let (s, b) = ureq_get(&format!("{}/health/ready", refused.url)).ok()?;
+        (s == 503 && b.contains("SECURE/ingest") && b.contains("cannot connect")).then_some(b)
+    });
+    assert!(body.to_lowercase().contains("authorization"), "{body}");
+    drop(refused);
+
+    // The right password over TLS with the configured CA: every message lands once.
+    let dir = tempfile::tempdir().unwrap();
+    let good =
+        consumer(&nats, "SECURE", "ingest", &format!(r#", user = "chute", password = "s3cret", tls_ca_file = "{ca}""#));
+    let chute = Chute::start(dir.path(), &[&consumers(&[good])]);
+    nats.wait_acked("SECURE", "ingest", N, Duration::from_secs(60));
+    let (status, _) = chute.term(Duration::from_secs(20));
+    assert!(status.success());
+    let store = open_store(dir.path());
+    assert_eq!(rows(&store, "SELECT count(), uniqExact(_nats_seq) FROM device_events"), vec![vec!["50", "50"]]);
+    chute_store::embedded::close_engine();
+}

@@ -37,6 +37,13 @@ pub fn command(dir: &Path) -> Command {
 impl Chute {
     /// Starts `chute serve` on a free port with `--set` overrides; returns once it is ready.
     pub fn start(dir: &Path, sets: &[&str]) -> Chute {
+        let chute = Chute::start_unready(dir, sets);
+        chute.wait_ready(Duration::from_secs(30));
+        chute
+    }
+
+    /// Starts `chute serve` like [`Chute::start`]; returns once it listens, ready or not.
+    pub fn start_unready(dir: &Path, sets: &[&str]) -> Chute {
         let mut c = command(dir);
         c.args(["serve", "--listen", "127.0.0.1:0"]);
         // Tests run in parallel: every listener takes a free port.
@@ -72,9 +79,7 @@ impl Chute {
         while let Ok(l) = rx.recv_timeout(Duration::from_millis(50)) {
             banner.push(l);
         }
-        let chute = Chute { child, url, dir: dir.to_path_buf(), banner };
-        chute.wait_ready(Duration::from_secs(30));
-        chute
+        Chute { child, url, dir: dir.to_path_buf(), banner }
     }
 
     pub fn wait_ready(&self, timeout: Duration) {

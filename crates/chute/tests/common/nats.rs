@@ -22,21 +22,28 @@ fn free_port() -> u16 {
 impl NatsServer {
     /// Starts `nats-server` (installed by `scripts/setup.sh`) and waits until JetStream answers.
     pub fn start() -> NatsServer {
+        NatsServer::start_with(&[], "nats", async_nats::ConnectOptions::new)
+    }
+
+    /// Starts `nats-server` with `args` added (authorization, TLS), reached at `scheme://` and
+    /// connected to with the options `connect` makes.
+    pub fn start_with(args: &[&str], scheme: &str, connect: impl Fn() -> async_nats::ConnectOptions) -> NatsServer {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let child = Command::new("nats-server")
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(dir.path())
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("nats-server runs (scripts/setup.sh installs the Debian package nats-server)");
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let url = format!("nats://127.0.0.1:{port}");
+        let url = format!("{scheme}://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = loop {
             let c = rt.block_on(async {
-                let c = async_nats::connect(&url).await.map_err(|e| e.to_string())?;
+                let c = connect().connect(&url).await.map_err(|e| e.to_string())?;
                 // JetStream answers (a "stream not found" is an answer).
                 match jetstream::new(c.clone()).get_stream("chute-probe").await {
                     Err(e) if !matches!(e.kind(), jetstream::context::GetStreamErrorKind::JetStream(_)) => {
