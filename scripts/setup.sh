@@ -19,6 +19,8 @@ ls /usr/lib/*/libpython3.*.so.1.0 >/dev/null 2>&1 || need_apt+=(libpython3.11)
 have_pkg prometheus || need_apt+=(prometheus)
 # nats-server: the NATS JetStream tests and `chute bench nats` start one (never as a service).
 have_pkg nats-server || need_apt+=(nats-server)
+# openssl: the NATS TLS test makes its certificates with it.
+have_pkg openssl || need_apt+=(openssl)
 for p in "$@"; do have_pkg "$p" || need_apt+=("$p"); done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
