@@ -5,9 +5,10 @@
 //! - Only the built-in `events` table (migration 0006, `events.default_table`) and the tables of
 //!   `[[events.tables]]` take events; any other table, chute's own above all, is answered 404.
 //! - Fields map to columns by name (or the column's name in lowercase); types come from
-//!   `system.columns`. The decoder of a table is built at its first request (after running its
-//!   `table_sql`) and kept for the life of the process: a column added later is seen after a
-//!   restart.
+//!   `system.columns`. The decoder of each declared table is built at startup ([`prepare`],
+//!   after running its `table_sql`): a column type chute cannot fill fails the start naming the
+//!   table and the column. When the store cannot answer then, the table's first request builds
+//!   it. It is kept for the life of the process: a column added later is seen after a restart.
 //! - All or nothing per request: every event is decoded before anything is submitted; one bad
 //!   event (not a JSON object, a value that does not fit its column) refuses the request with 400
 //!   naming its line, and nothing of the request is stored.
@@ -120,7 +121,11 @@ impl EventTables {
         let name = table.to_string();
         let d = tokio::task::spawn_blocking(move || build_decoder(store.as_ref(), &name, &spec))
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??;
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| match e {
+                BuildError::Store(e) => e,
+                BuildError::Columns(m) => ApiError::Internal(m),
+            })?;
         let d = Arc::new(d);
         if let Ok(mut m) = self.decoders.lock() {
             m.insert(table.to_string(), d.clone());
@@ -129,21 +134,92 @@ impl EventTables {
     }
 }
 
-fn build_decoder(store: &dyn chute_store::Store, table: &str, spec: &TableSpec) -> Result<Decoder, ApiError> {
+/// How long the start waits for the store to describe the declared tables.
+const PREPARE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Builds the decoder of every declared table at startup. A table
+/// chute cannot fill (a column of a type it does not decode, a `time_column` that is not a
+/// time) is a configuration error naming the table's key; a store that cannot answer (down,
+/// slow, a missing table) only defers the table to its first request.
+pub async fn prepare(state: &AppState) -> Result<(), ConfigError> {
+    let ev = &state.config.events;
+    if !ev.enabled {
+        return Ok(());
+    }
+    // The built-in table is chute's own (created by a migration that may not have run yet) and
+    // always fillable: it is built at its first request.
+    let tables = ev.tables.iter().enumerate().map(|(i, t)| (format!("events.tables[{i}]"), t.name.clone()));
+    let deadline = tokio::time::Instant::now() + PREPARE_TIMEOUT;
+    for (key, table) in tables {
+        let Some(spec) = declared(&state.config, &table) else { continue };
+        let store = state.store.clone();
+        let name = table.clone();
+        let built = tokio::time::timeout_at(
+            deadline,
+            tokio::task::spawn_blocking(move || build_decoder(store.as_ref(), &name, &spec)),
+        )
+        .await;
+        match built {
+            Ok(Ok(Ok(d))) => {
+                if let Ok(mut m) = state.events.decoders.lock() {
+                    m.insert(table, Arc::new(d));
+                }
+            }
+            Ok(Ok(Err(BuildError::Columns(message)))) => return Err(ConfigError::Invalid { key, message }),
+            Ok(Ok(Err(BuildError::Store(e)))) => {
+                tracing::warn!(table, error = %e, "events table not prepared at start; its first request tries again");
+            }
+            Ok(Err(e)) => tracing::warn!(table, error = %e, "events table not prepared at start"),
+            Err(_) => {
+                tracing::warn!(table, "the store did not describe the events tables in time; first requests will");
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a table's decoder could not be built.
+enum BuildError {
+    /// The store could not run the table's SQL or describe it (or the table is missing).
+    Store(ApiError),
+    /// The table has columns chute cannot fill.
+    Columns(String),
+}
+
+impl From<ApiError> for BuildError {
+    fn from(e: ApiError) -> Self {
+        BuildError::Store(e)
+    }
+}
+
+impl From<chute_store::StoreError> for BuildError {
+    fn from(e: chute_store::StoreError) -> Self {
+        BuildError::Store(e.into())
+    }
+}
+
+fn build_decoder(store: &dyn chute_store::Store, table: &str, spec: &TableSpec) -> Result<Decoder, BuildError> {
     if !spec.table_sql.is_empty() {
         let sql = std::fs::read_to_string(&spec.table_sql)
-            .map_err(|e| ApiError::Internal(format!("events table {table}: table_sql {}: {e}", spec.table_sql)))?;
+            .map_err(|e| BuildError::Columns(format!("events table {table}: table_sql {}: {e}", spec.table_sql)))?;
         chute_store::queries::tables::apply_sql_file(store, &sql).map_err(|e| {
             tracing::warn!(table, file = %spec.table_sql, error = %e, "events table_sql failed");
-            ApiError::from(e)
+            match e.kind {
+                // The file itself is wrong: no retry makes it right.
+                ErrorKind::Schema => {
+                    BuildError::Columns(format!("events table {table}: table_sql {}: {e}", spec.table_sql))
+                }
+                _ => BuildError::Store(e.into()),
+            }
         })?;
     }
     let cols = match chute_store::queries::tables::insert_columns(store, table) {
         Ok(c) => c,
         Err(e) if e.kind == ErrorKind::MissingTable && !spec.builtin => {
-            return Err(ApiError::NotFound(format!(
+            return Err(BuildError::Store(ApiError::NotFound(format!(
                 "table {table} is declared in [[events.tables]] but does not exist (create it, or set its table_sql)"
-            )));
+            ))));
         }
         Err(e) => return Err(e.into()),
     };
@@ -155,7 +231,7 @@ fn build_decoder(store: &dyn chute_store::Store, table: &str, spec: &TableSpec) 
         nats_metadata: false,
     };
     Decoder::with_options(&cols, Format::Json, &opts)
-        .map_err(|e| ApiError::Internal(format!("events table {table}: {e}")))
+        .map_err(|e| BuildError::Columns(format!("events table {table}: {e}")))
 }
 
 /// NDJSON unless the body says it is one JSON document.

@@ -23,6 +23,8 @@ pub async fn serve(config: Config) -> anyhow::Result<i32> {
     let pipeline = Pipeline::start(PipelineOptions::from_config(&config), store.clone(), Metrics::new())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = AppState::new(config.clone(), pipeline.clone(), store.clone(), fault);
+    // Tables that take HTTP events: one chute cannot fill fails the start, naming it.
+    chute_server::events::prepare(&state).await?;
 
     // Every listener is bound before anything is printed, so a port in use fails the start.
     let main = bind(&config.server.listen, "server.listen").await?;

@@ -209,3 +209,19 @@ fn bad_bodies_undeclared_tables_and_chutes_own_tables_change_nothing() {
     assert_eq!(scalar(&store, "SELECT count() FROM events WHERE Name = 'retried'"), 2);
     assert_eq!(scalar(&store, "SELECT count() FROM otel_logs"), 0);
 }
+
+#[test]
+fn a_declared_table_with_a_column_chute_cannot_fill_fails_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("orders.sql");
+    std::fs::write(
+        &sql,
+        "CREATE TABLE IF NOT EXISTS orders (at DateTime64(3), id String, tags Array(String)) ENGINE = MergeTree ORDER BY at;\n",
+    )
+    .unwrap();
+    let table = format!(r#"events.tables=[{{name = "orders", table_sql = "{}"}}]"#, sql.display());
+    let (code, _, err) =
+        run(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--set", "otlp.enabled=false", "--set", &table]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("events.tables[0]") && err.contains("tags") && err.contains("Array(String)"), "{err}");
+}
