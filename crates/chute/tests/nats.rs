@@ -442,3 +442,160 @@ fn a_server_with_tls_and_a_password_is_consumed_and_a_wrong_password_is_named_in
     assert_eq!(rows(&store, "SELECT count(), uniqExact(_nats_seq) FROM device_events"), vec![vec!["50", "50"]]);
     chute_store::embedded::close_engine();
 }
+
+#[test]
+fn a_server_with_a_token_is_consumed() {
+    const N: u64 = 30;
+    let nats = NatsServer::start_with(&["--auth", "t0ken-for-chute"], "nats", || {
+        async_nats::ConnectOptions::with_token("t0ken-for-chute".into())
+    });
+    nats.create_stream("TOKENED", &["tokened.>"]);
+    nats.publish("tokened.devices", (1..=N).map(json_envelope));
+
+    let dir = tempfile::tempdir().unwrap();
+    let c = consumer(&nats, "TOKENED", "ingest", r#", token = "t0ken-for-chute""#);
+    let chute = Chute::start(dir.path(), &[&consumers(&[c])]);
+    nats.wait_acked("TOKENED", "ingest", N, Duration::from_secs(60));
+    let (status, _) = chute.term(Duration::from_secs(20));
+    assert!(status.success());
+    let store = open_store(dir.path());
+    assert_eq!(rows(&store, "SELECT count(), uniqExact(_nats_seq) FROM device_events"), vec![vec!["30", "30"]]);
+    chute_store::embedded::close_engine();
+}
+
+#[test]
+fn a_server_with_nkey_users_is_consumed_with_the_seed_and_an_unknown_key_is_named_in_readiness() {
+    const N: u64 = 30;
+    let user = nkeys::KeyPair::new_user();
+    let seed = user.seed().unwrap();
+    let conf_dir = tempfile::tempdir().unwrap();
+    let conf = conf_dir.path().join("nats.conf");
+    std::fs::write(&conf, format!("authorization {{ users = [ {{ nkey: {} }} ] }}\n", user.public_key())).unwrap();
+    let client_seed = seed.clone();
+    let nats = NatsServer::start_with(&["-c", conf.to_str().unwrap()], "nats", move || {
+        async_nats::ConnectOptions::with_nkey(client_seed.clone())
+    });
+    nats.create_stream("KEYED", &["keyed.>"]);
+    nats.publish("keyed.devices", (1..=N).map(json_envelope));
+
+    // A key the server does not know: chute runs, is not ready, and says why.
+    let stranger = nkeys::KeyPair::new_user().seed().unwrap();
+    let wrong_dir = tempfile::tempdir().unwrap();
+    let wrong = consumer(&nats, "KEYED", "ingest", &format!(r#", nkey = "{stranger}""#));
+    let refused = Chute::start_unready(wrong_dir.path(), &[&consumers(&[wrong])]);
+    let body = wait_for("an unready answer naming the refusal", Duration::from_secs(30), || {
+        let (s, b) = ureq_get(&format!("{}/health/ready", refused.url)).ok()?;
+        (s == 503 && b.contains("KEYED/ingest") && b.contains("cannot connect")).then_some(b)
+    });
+    assert!(body.to_lowercase().contains("authorization"), "{body}");
+    drop(refused);
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = consumer(&nats, "KEYED", "ingest", &format!(r#", nkey = "{seed}""#));
+    let chute = Chute::start(dir.path(), &[&consumers(&[good])]);
+    nats.wait_acked("KEYED", "ingest", N, Duration::from_secs(60));
+    let (status, _) = chute.term(Duration::from_secs(20));
+    assert!(status.success());
+    let store = open_store(dir.path());
+    assert_eq!(rows(&store, "SELECT count(), uniqExact(_nats_seq) FROM device_events"), vec![vec!["30", "30"]]);
+    chute_store::embedded::close_engine();
+}
+
+/// A signed NATS JWT (`alg: ed25519-nkey`) of `nats` claims about `subject`, issued by `issuer`.
+fn nats_jwt(issuer: &nkeys::KeyPair, subject: &str, name: &str, nats: serde_json::Value) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let header = b64.encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+    let claims = serde_json::json!({
+        "jti": format!("T{now}{}", &subject[..8]), "iat": now, "iss": issuer.public_key(),
+        "name": name, "sub": subject, "nats": nats,
+    });
+    let signed = format!("{header}.{}", b64.encode(claims.to_string()));
+    let signature = issuer.sign(signed.as_bytes()).unwrap();
+    format!("{signed}.{}", b64.encode(signature))
+}
+
+/// A server in operator mode (one account with JetStream, its users' JWTs) and a `.creds` file
+/// of one user, the way `nsc` writes them: returns (server config, creds text).
+fn operator_mode(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let operator = nkeys::KeyPair::new_operator();
+    let account = nkeys::KeyPair::new_account();
+    let system = nkeys::KeyPair::new_account();
+    let user = nkeys::KeyPair::new_user();
+    let operator_jwt = nats_jwt(
+        &operator,
+        &operator.public_key(),
+        "op",
+        serde_json::json!({"system_account": system.public_key(), "type": "operator", "version": 2}),
+    );
+    let system_jwt = nats_jwt(
+        &operator,
+        &system.public_key(),
+        "SYS",
+        serde_json::json!({"limits": {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+            "wildcards": true, "conn": -1, "leaf": -1}, "type": "account", "version": 2}),
+    );
+    let unlimited = serde_json::json!({
+        "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "wildcards": true, "conn": -1,
+        "leaf": -1, "mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1,
+    });
+    let account_jwt = nats_jwt(
+        &operator,
+        &account.public_key(),
+        "chute",
+        serde_json::json!({"limits": unlimited, "type": "account", "version": 2}),
+    );
+    let user_jwt = nats_jwt(
+        &account,
+        &user.public_key(),
+        "ingest",
+        serde_json::json!({"pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1, "type": "user", "version": 2}),
+    );
+    std::fs::write(dir.join("operator.jwt"), &operator_jwt).unwrap();
+    let conf = dir.join("nats.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "operator: {}\nsystem_account: {sys}\nresolver: MEMORY\n\
+             resolver_preload: {{\n  {sys}: {system_jwt}\n  {}: {account_jwt}\n}}\n",
+            dir.join("operator.jwt").display(),
+            account.public_key(),
+            sys = system.public_key(),
+        ),
+    )
+    .unwrap();
+    let creds = format!(
+        "-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n\
+         ************************* IMPORTANT *************************\n\
+         NKEY Seed printed below can be used to sign and prove identity.\n\n\
+         -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n\n\
+         *************************************************************\n",
+        user.seed().unwrap()
+    );
+    (conf, creds)
+}
+
+#[test]
+fn a_server_in_operator_mode_is_consumed_with_a_creds_file() {
+    const N: u64 = 30;
+    let conf_dir = tempfile::tempdir().unwrap();
+    let (conf, creds) = operator_mode(conf_dir.path());
+    let creds_file = conf_dir.path().join("ingest.creds");
+    std::fs::write(&creds_file, &creds).unwrap();
+    let nats = NatsServer::start_with(&["-c", conf.to_str().unwrap()], "nats", move || {
+        async_nats::ConnectOptions::with_credentials(&creds).unwrap()
+    });
+    nats.create_stream("CREDS", &["creds.>"]);
+    nats.publish("creds.devices", (1..=N).map(json_envelope));
+
+    let dir = tempfile::tempdir().unwrap();
+    let c = consumer(&nats, "CREDS", "ingest", &format!(r#", creds_file = "{}""#, creds_file.display()));
+    let chute = Chute::start(dir.path(), &[&consumers(&[c])]);
+    nats.wait_acked("CREDS", "ingest", N, Duration::from_secs(60));
+    let (status, _) = chute.term(Duration::from_secs(20));
+    assert!(status.success());
+    let store = open_store(dir.path());
+    assert_eq!(rows(&store, "SELECT count(), uniqExact(_nats_seq) FROM device_events"), vec![vec!["30", "30"]]);
+    chute_store::embedded::close_engine();
+}
