@@ -23,6 +23,9 @@ pub struct Target {
 impl Target {
     pub async fn resolve(url: &str) -> Result<Target, LoadgenError> {
         let bad = |why: &str| LoadgenError::Target(format!("--target {url:?}: {why}"));
+        if url.starts_with("nats://") {
+            return Err(bad("a NATS server: use --protocol nats"));
+        }
         let rest = url.strip_prefix("http://").ok_or_else(|| bad("only http:// URLs are supported"))?;
         let (host, prefix) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),

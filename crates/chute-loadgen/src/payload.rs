@@ -4,11 +4,11 @@
 //!
 //! Kinds today: [`PayloadKind::Influx`] (k6's InfluxDB output), [`PayloadKind::K6Json`]
 //! (k6 `--out json` bodies posted to the import endpoint), generated HTTP JSON events
-//! ([`PayloadKind::Events`], NDJSON), and captured client bodies replayed as they are
-//! ([`Replay`]: OTLP/HTTP logs and traces of the OpenTelemetry Python SDK, Prometheus remote
-//! write). Further kinds (generated OTLP, NATS publish) are further variants; a transport other
-//! than HTTP (NATS) is a further [`Message`] variant with its own connection type in
-//! [`crate::http`]'s place.
+//! ([`PayloadKind::Events`], NDJSON), captured client bodies replayed as they are ([`Replay`]:
+//! OTLP/HTTP logs, traces and metrics of the OpenTelemetry Python SDK, Prometheus remote write),
+//! and JetStream publishes of generated JSON events ([`PayloadKind::Nats`], one row per message).
+//! Each transport is a [`Message`] variant with its own connection type: HTTP in [`crate::http`],
+//! NATS in [`crate::nats`]. Further kinds (generated OTLP, ...) are further variants.
 
 use crate::LoadgenError;
 use crate::k6gen::{K6Model, write_json_metric, write_json_point, write_line_protocol};
@@ -30,12 +30,20 @@ pub enum PayloadKind {
     /// OTLP/HTTP protobuf traces as the OpenTelemetry Python SDK sent them (`/v1/traces`).
     #[serde(rename = "otlp-traces")]
     OtlpTraces,
+    /// OTLP/HTTP protobuf metrics as the OpenTelemetry Python SDK sent them (`/v1/metrics`):
+    /// sums, gauges and histograms, one row per data point.
+    #[serde(rename = "otlp-metrics")]
+    OtlpMetrics,
     /// Prometheus remote write 1.0 as Prometheus 2.42 sent it (`/api/v1/write`, snappy).
     #[serde(rename = "remote-write")]
     RemoteWrite,
     /// Plain HTTP JSON events, NDJSON, to the built-in `events` table ([`crate::events`]).
     #[serde(rename = "events")]
     Events,
+    /// JetStream publishes of generated JSON events (~300 bytes, one row each) to a subject of a
+    /// stream chute consumes ([`crate::nats`]); acknowledged by JetStream's publish ack.
+    #[serde(rename = "nats")]
+    Nats,
 }
 
 impl std::str::FromStr for PayloadKind {
@@ -46,10 +54,12 @@ impl std::str::FromStr for PayloadKind {
             "k6-json" | "json" => Ok(PayloadKind::K6Json),
             "otlp-logs" => Ok(PayloadKind::OtlpLogs),
             "otlp-traces" => Ok(PayloadKind::OtlpTraces),
+            "otlp-metrics" => Ok(PayloadKind::OtlpMetrics),
             "remote-write" | "prw" => Ok(PayloadKind::RemoteWrite),
             "events" => Ok(PayloadKind::Events),
+            "nats" => Ok(PayloadKind::Nats),
             other => Err(LoadgenError::Spec(format!(
-                "unknown protocol {other:?} (influx, k6-json, otlp-logs, otlp-traces, remote-write, events)"
+                "unknown protocol {other:?} (influx, k6-json, otlp-logs, otlp-traces, otlp-metrics, remote-write, events, nats)"
             ))),
         }
     }
@@ -62,9 +72,16 @@ impl PayloadKind {
             PayloadKind::K6Json => "k6-json",
             PayloadKind::OtlpLogs => "otlp-logs",
             PayloadKind::OtlpTraces => "otlp-traces",
+            PayloadKind::OtlpMetrics => "otlp-metrics",
             PayloadKind::RemoteWrite => "remote-write",
             PayloadKind::Events => "events",
+            PayloadKind::Nats => "nats",
         }
+    }
+
+    /// Whether the kind is sent over NATS (a `nats://` target) rather than HTTP.
+    pub fn is_nats(self) -> bool {
+        self == PayloadKind::Nats
     }
 }
 
@@ -78,10 +95,18 @@ pub struct HttpMessage {
     pub body: Bytes,
 }
 
+/// One JetStream publish, ready to send.
+#[derive(Clone, Debug)]
+pub struct NatsMessage {
+    pub subject: Arc<str>,
+    pub payload: Bytes,
+}
+
 /// A message on its transport.
 #[derive(Clone, Debug)]
 pub enum Message {
     Http(HttpMessage),
+    Nats(NatsMessage),
 }
 
 /// A message and the rows it carries.
@@ -133,6 +158,8 @@ pub struct PayloadOptions {
     pub start_ns: i64,
     /// The fixtures folder the replayed kinds read their captured bodies from.
     pub fixtures: std::path::PathBuf,
+    /// NATS: the subject messages are published to.
+    pub subject: String,
 }
 
 pub fn build(kind: PayloadKind, opts: &PayloadOptions) -> Result<Arc<dyn Payload>, LoadgenError> {
@@ -149,7 +176,8 @@ pub fn build(kind: PayloadKind, opts: &PayloadOptions) -> Result<Arc<dyn Payload
         PayloadKind::Influx => Arc::new(Influx::new(opts)),
         PayloadKind::K6Json => Arc::new(K6Json::new(opts)),
         PayloadKind::Events => Arc::new(crate::events::Events::new(opts)),
-        PayloadKind::OtlpLogs | PayloadKind::OtlpTraces | PayloadKind::RemoteWrite => {
+        PayloadKind::Nats => Arc::new(crate::nats::NatsEvents::new(opts)?),
+        PayloadKind::OtlpLogs | PayloadKind::OtlpTraces | PayloadKind::OtlpMetrics | PayloadKind::RemoteWrite => {
             Arc::new(Replay::new(kind, &opts.fixtures)?)
         }
     })
@@ -157,7 +185,9 @@ pub fn build(kind: PayloadKind, opts: &PayloadOptions) -> Result<Arc<dyn Payload
 
 /// Captured client bodies sent as they were captured, in turn. The rows a body carries come
 /// from the capture's summary (`requests.jsonl`: log bodies, span names, time series with one
-/// sample each). No visibility markers: the target's query API for these tables is not assumed.
+/// sample each) or, for metrics, from the body itself: chute stores one row per data point
+/// (in `otel_metrics_sum`, `_gauge`, `_histogram`, ...), counted by [`otlp_metric_points`].
+/// No visibility markers: the target's query API for these tables is not assumed.
 pub struct Replay {
     info: PayloadInfo,
     bodies: Vec<(Bytes, u64)>,
@@ -168,12 +198,16 @@ pub struct Replay {
 impl Replay {
     pub fn new(kind: PayloadKind, fixtures: &std::path::Path) -> Result<Self, LoadgenError> {
         type Headers = Vec<(&'static str, &'static str)>;
+        // count_field: the summary's field that counts the rows; empty: count the body's data points.
         let (folder, path, count_field, headers): (&str, &'static str, &str, Headers) = match kind {
             PayloadKind::OtlpLogs => {
                 ("otel-python-sdk/http", "/v1/logs", "log_bodies", vec![("content-type", "application/x-protobuf")])
             }
             PayloadKind::OtlpTraces => {
                 ("otel-python-sdk/http", "/v1/traces", "span_names", vec![("content-type", "application/x-protobuf")])
+            }
+            PayloadKind::OtlpMetrics => {
+                ("otel-python-sdk/http", "/v1/metrics", "", vec![("content-type", "application/x-protobuf")])
             }
             PayloadKind::RemoteWrite => (
                 "prometheus/remote-write",
@@ -185,7 +219,7 @@ impl Replay {
                     ("x-prometheus-remote-write-version", "0.1.0"),
                 ],
             ),
-            PayloadKind::Influx | PayloadKind::K6Json | PayloadKind::Events => {
+            PayloadKind::Influx | PayloadKind::K6Json | PayloadKind::Events | PayloadKind::Nats => {
                 return Err(LoadgenError::Spec(format!("{} is generated, not replayed", kind.as_str())));
             }
         };
@@ -201,13 +235,17 @@ impl Replay {
                 continue;
             }
             let n = v["n"].as_u64().unwrap_or(0);
-            let rows = match &v["summary"][count_field] {
-                serde_json::Value::Array(a) => a.len() as u64,
-                other => other.as_u64().unwrap_or(0),
-            };
             let file = dir.join(format!("body-{n:03}.bin"));
             let body = std::fs::read(&file)
                 .map_err(|e| LoadgenError::Spec(format!("cannot read {} ({e})", file.display())))?;
+            let rows = if count_field.is_empty() {
+                otlp_metric_points(&body).map_err(|e| LoadgenError::Spec(format!("{}: {e}", file.display())))?
+            } else {
+                match &v["summary"][count_field] {
+                    serde_json::Value::Array(a) => a.len() as u64,
+                    other => other.as_u64().unwrap_or(0),
+                }
+            };
             if rows > 0 {
                 bodies.push((Bytes::from(body), rows));
             }
@@ -253,6 +291,75 @@ impl Payload for Replay {
     fn marker(&self, _id: &str, _now_ns: i64) -> Option<(Outgoing, VisibilityProbe)> {
         None
     }
+}
+
+/// The data points of a protobuf `ExportMetricsServiceRequest`: the rows chute stores for it,
+/// one per point of every gauge, sum, histogram, exponential histogram and summary. Read from
+/// the wire format directly (resource_metrics 1 → scope_metrics 2 → metrics 2 → data 5, 7, 9,
+/// 10, 11 → data_points 1), independently of chute's decoder.
+pub fn otlp_metric_points(body: &[u8]) -> Result<u64, String> {
+    let mut points = 0u64;
+    for rm in pb_fields(body, 1)? {
+        for sm in pb_fields(rm, 2)? {
+            for metric in pb_fields(sm, 2)? {
+                for data in [5, 7, 9, 10, 11] {
+                    for d in pb_fields(metric, data)? {
+                        points += pb_fields(d, 1)?.len() as u64;
+                    }
+                }
+            }
+        }
+    }
+    Ok(points)
+}
+
+/// The length-delimited fields numbered `field` of one protobuf message, in order.
+fn pb_fields(mut buf: &[u8], field: u64) -> Result<Vec<&[u8]>, String> {
+    fn varint(buf: &mut &[u8]) -> Result<u64, String> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&b, rest) = buf.split_first().ok_or("truncated varint")?;
+            *buf = rest;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err("varint longer than 10 bytes".into())
+    }
+    fn skip<'a>(buf: &mut &'a [u8], n: u64) -> Result<&'a [u8], String> {
+        let n = usize::try_from(n).map_err(|_| "length out of range")?;
+        if n > buf.len() {
+            return Err(format!("field of {n} bytes, {} left", buf.len()));
+        }
+        let (head, rest) = buf.split_at(n);
+        *buf = rest;
+        Ok(head)
+    }
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let key = varint(&mut buf)?;
+        match key & 7 {
+            0 => {
+                varint(&mut buf)?;
+            }
+            1 => {
+                skip(&mut buf, 8)?;
+            }
+            2 => {
+                let len = varint(&mut buf)?;
+                let value = skip(&mut buf, len)?;
+                if key >> 3 == field {
+                    out.push(value);
+                }
+            }
+            5 => {
+                skip(&mut buf, 4)?;
+            }
+            w => return Err(format!("wire type {w} (field {})", key >> 3)),
+        }
+    }
+    Ok(out)
 }
 
 fn marker_probe(id: &str) -> VisibilityProbe {
@@ -413,12 +520,31 @@ mod tests {
             seed: 1,
             start_ns: 1_795_433_093_000_000_000,
             fixtures: std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures")),
+            subject: "loadgen.events".into(),
         }
     }
 
     fn body(o: &Outgoing) -> String {
-        let Message::Http(m) = &o.message;
+        let Message::Http(m) = &o.message else { panic!("not HTTP: {o:?}") };
         String::from_utf8(m.body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn otlp_metrics_replay_counts_the_data_points_of_the_captured_body() {
+        let p = build(PayloadKind::OtlpMetrics, &opts(1)).unwrap();
+        // The Python SDK's capture: http.server.requests (a sum per route and status: 9),
+        // http.server.active_requests (a sum per route: 3) and http.server.duration (a histogram
+        // per route: 3).
+        assert_eq!(p.info().distinct_bodies, 1);
+        let o = p.message(5);
+        let Message::Http(m) = &o.message else { panic!() };
+        assert_eq!((m.method, m.path.as_str()), ("POST", "/v1/metrics"));
+        assert_eq!(m.headers, vec![("content-type", "application/x-protobuf")]);
+        assert_eq!(o.rows, p.info().rows_per_request);
+        assert_eq!(o.rows, 15, "9 + 3 sum points and 3 histogram points");
+        assert!(p.marker("x", 1).is_none());
+        assert!(otlp_metric_points(&m.body[..m.body.len() - 1]).is_err(), "a cut body is refused");
+        assert_eq!(otlp_metric_points(&[]), Ok(0));
     }
 
     #[test]

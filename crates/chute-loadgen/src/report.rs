@@ -12,19 +12,19 @@ pub struct Requests {
     pub intended: u64,
     /// Requests started (a connection was attempted).
     pub sent: u64,
-    /// Answered 2xx.
+    /// Answered 2xx (NATS: JetStream's publish ack arrived).
     pub acked: u64,
-    /// Answered 429.
+    /// Answered 429 (NATS: the publish ack was an error).
     pub rejected: u64,
     /// 429 answers that carried `Retry-After`.
     pub retry_after_seen: u64,
-    /// Connection failures, timeouts and answers other than 2xx and 429.
+    /// Connection failures, timeouts and answers other than 2xx and 429 (NATS: no ack).
     pub errors: u64,
     /// Open model: arrivals not sent because `max_in_flight` requests were outstanding.
     pub overflow: u64,
-    /// Answers by status code.
+    /// Answers by status code (HTTP only).
     pub statuses: BTreeMap<String, u64>,
-    /// The first few distinct error messages.
+    /// The first few distinct error messages (and NATS rejections, "rejected: ...").
     pub error_examples: Vec<String>,
 }
 
@@ -181,13 +181,16 @@ impl Report {
         }
         s.push('\n');
         let r = &self.requests;
+        let rejected = if p.protocol.is_nats() {
+            format!("rejected (error ack) {}", thousands(r.rejected))
+        } else {
+            format!("rejected (429) {} (Retry-After on {})", thousands(r.rejected), thousands(r.retry_after_seen))
+        };
         let _ = writeln!(
             s,
-            "  requests     sent {}  acknowledged {}  rejected (429) {} (Retry-After on {})  errors {}  overflow {}",
+            "  requests     sent {}  acknowledged {}  {rejected}  errors {}  overflow {}",
             thousands(r.sent),
             thousands(r.acked),
-            thousands(r.rejected),
-            thousands(r.retry_after_seen),
             thousands(r.errors),
             thousands(r.overflow)
         );

@@ -2,10 +2,12 @@
 //! again) and the open model (arrivals at the profile's rate, whatever the answers do; latency
 //! from each request's intended send time, so a slow target cannot hide its queueing behind a
 //! slowed-down client; an in-flight cap whose overflow is counted), visibility markers, a live
-//! progress line and the per-second timeline.
+//! progress line and the per-second timeline. Over HTTP a closed-model worker has a connection of
+//! its own; over NATS every worker publishes on one multiplexed client and waits for its ack.
 
 use crate::http::{Answer, Conn, Pool, Target};
-use crate::payload::{Message, Payload, PayloadKind, PayloadOptions};
+use crate::nats::{PublishOutcome, Publisher};
+use crate::payload::{Message, Outgoing, Payload, PayloadKind, PayloadOptions};
 use crate::report::{Latency, Report, Requests, Rows, Tick, Visibility, thousands};
 use crate::spec::{Profile, Scenario, Threshold};
 use crate::{LoadgenError, build};
@@ -67,8 +69,11 @@ pub struct LoadOptions {
     pub thresholds: Vec<Threshold>,
     /// A live line on stderr (only shown when stderr is a terminal).
     pub progress: bool,
-    /// Where the replayed kinds (otlp-logs, otlp-traces, remote-write) find their captured bodies.
+    /// Where the replayed kinds (otlp-logs, otlp-traces, otlp-metrics, remote-write) find their
+    /// captured bodies.
     pub fixtures: std::path::PathBuf,
+    /// NATS: the subject published to (a stream must capture it).
+    pub subject: String,
 }
 
 impl LoadOptions {
@@ -90,6 +95,7 @@ impl LoadOptions {
             thresholds: Vec::new(),
             progress: true,
             fixtures: std::path::PathBuf::from("fixtures"),
+            subject: crate::nats::DEFAULT_SUBJECT.to_string(),
         }
     }
 }
@@ -162,6 +168,11 @@ impl Stats {
 
     fn error(&self, e: String) {
         self.errors.fetch_add(1, Relaxed);
+        self.example(e);
+    }
+
+    /// Keeps `e` as an example (one per leading word pair, five at most).
+    fn example(&self, e: String) {
         let mut ex = self.error_examples.lock().unwrap_or_else(|p| p.into_inner());
         // Messages differ in addresses and sizes; keep one per leading word pair.
         let key: String = e.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
@@ -170,20 +181,42 @@ impl Stats {
         }
     }
 
+    fn acked(&self, rows: u64, latency: Duration) {
+        self.acked.fetch_add(1, Relaxed);
+        self.rows_acked.fetch_add(rows, Relaxed);
+        let us = (latency.as_micros() as u64).max(1);
+        if let Some(h) = self.ack.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            h.saturating_record(us);
+        }
+        if let Some(h) = self.ack_tick.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            h.saturating_record(us);
+        }
+    }
+
+    /// Records the outcome of a send; returns how long to back off (closed model, after a
+    /// rejection).
+    fn outcome(&self, o: &Outcome, rows: u64, latency: Duration) -> Option<Duration> {
+        match o {
+            Outcome::Http(a) => self.answer(a, rows, latency),
+            Outcome::Nats(PublishOutcome::Acked) => {
+                self.acked(rows, latency);
+                None
+            }
+            Outcome::Nats(PublishOutcome::Rejected(why)) => {
+                self.rejected.fetch_add(1, Relaxed);
+                self.rows_rejected.fetch_add(rows, Relaxed);
+                self.example(format!("rejected: {why}"));
+                Some(Duration::from_millis(100))
+            }
+        }
+    }
+
     /// Records an answer; returns how long to back off (closed model, after a 429).
     fn answer(&self, a: &Answer, rows: u64, latency: Duration) -> Option<Duration> {
         *self.statuses.lock().unwrap_or_else(|p| p.into_inner()).entry(a.status).or_insert(0) += 1;
         match a.status {
             200..=299 => {
-                self.acked.fetch_add(1, Relaxed);
-                self.rows_acked.fetch_add(rows, Relaxed);
-                let us = (latency.as_micros() as u64).max(1);
-                if let Some(h) = self.ack.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                    h.saturating_record(us);
-                }
-                if let Some(h) = self.ack_tick.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                    h.saturating_record(us);
-                }
+                self.acked(rows, latency);
                 None
             }
             429 => {
@@ -203,9 +236,44 @@ impl Stats {
     }
 }
 
+/// What a send came to.
+enum Outcome {
+    Http(Answer),
+    Nats(PublishOutcome),
+}
+
+/// Where messages go: an HTTP target (with the idle connections of the open model and the
+/// visibility probes) or a JetStream connection.
+#[derive(Clone)]
+enum Link {
+    Http { target: Target, pool: Arc<Pool> },
+    Nats(Publisher),
+}
+
+impl Link {
+    fn url(&self) -> &str {
+        match self {
+            Link::Http { target, .. } => &target.url,
+            Link::Nats(p) => &p.url,
+        }
+    }
+
+    /// Sends `m` on a shared connection (the open model).
+    async fn send(&self, m: &Message, timeout: Duration) -> Result<Outcome, String> {
+        match (self, m) {
+            (Link::Http { target, pool }, Message::Http(m)) => pool.send(target, m, timeout).await.map(Outcome::Http),
+            (Link::Nats(p), Message::Nats(m)) => p.publish(m, timeout).await.map(Outcome::Nats),
+            _ => Err(mismatch()),
+        }
+    }
+}
+
+fn mismatch() -> String {
+    "the payload's message does not travel on the target's transport".into()
+}
+
 /// Runs the load and returns the report (thresholds judged).
 pub async fn run(opts: LoadOptions) -> Result<Report, LoadgenError> {
-    let target = Target::resolve(&opts.target).await?;
     if opts.profile.duration().is_zero() {
         return Err(LoadgenError::Spec("the run has no duration (give --duration or --stages)".into()));
     }
@@ -222,17 +290,24 @@ pub async fn run(opts: LoadOptions) -> Result<Report, LoadgenError> {
             seed: 0x6b36_6c6f_6164 ^ opts.rows_per_request as u64,
             start_ns: now_ns(),
             fixtures: opts.fixtures.clone(),
+            subject: opts.subject.clone(),
         },
     )?;
+    let link = if opts.protocol.is_nats() {
+        Link::Nats(
+            Publisher::connect(&opts.target, &opts.subject, opts.request_timeout.min(Duration::from_secs(10))).await?,
+        )
+    } else {
+        Link::Http { target: Target::resolve(&opts.target).await?, pool: Arc::new(Pool::default()) }
+    };
     let stats = Stats::new();
-    let pool = Arc::new(Pool::default());
     let duration = opts.profile.duration();
     let start = Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
 
     let monitor = tokio::spawn(monitor(stats.clone(), opts.clone(), start, done.clone()));
-    let markers = opts.visibility_interval.map(|every| {
-        tokio::spawn(markers(
+    let markers = match (&link, opts.visibility_interval) {
+        (Link::Http { target, pool }, Some(every)) => Some(tokio::spawn(markers(
             payload.clone(),
             target.clone(),
             pool.clone(),
@@ -241,12 +316,14 @@ pub async fn run(opts: LoadOptions) -> Result<Report, LoadgenError> {
             every,
             opts.visibility_timeout,
             start + duration,
-        ))
-    });
+        ))),
+        // NATS kinds have no markers (nothing to poll).
+        _ => None,
+    };
 
     match opts.model {
-        Model::Closed => closed(&opts, &target, &payload, &stats, start).await,
-        Model::Open => open(&opts, &target, &payload, &pool, &stats, start).await,
+        Model::Closed => closed(&opts, &link, &payload, &stats, start).await,
+        Model::Open => open(&opts, &link, &payload, &stats, start).await,
     }
     let elapsed = start.elapsed();
     done.store(true, Relaxed);
@@ -286,7 +363,7 @@ pub async fn run(opts: LoadOptions) -> Result<Report, LoadgenError> {
     };
     let open = opts.model == Model::Open;
     let mut report = Report {
-        target: target.url.clone(),
+        target: link.url().to_string(),
         model: opts.model.as_str().to_string(),
         scenario: opts.scenario.as_str().to_string(),
         payload: payload.info().clone(),
@@ -307,31 +384,44 @@ pub async fn run(opts: LoadOptions) -> Result<Report, LoadgenError> {
     Ok(report)
 }
 
-/// Sends `seq`'s message on `conn` (opening it if needed); records the outcome with latency
-/// from `since`. Returns the back-off a 429 asks for.
+/// Sends `seq`'s message (over HTTP on `conn`, opening it if needed; over NATS on the shared
+/// client); records the outcome with latency from `since`. Returns the back-off a 429 or a
+/// rejected publish asks for.
 async fn exchange(
     conn: &mut Option<Conn>,
-    target: &Target,
+    link: &Link,
     payload: &Arc<dyn Payload>,
     stats: &Stats,
     seq: u64,
     since: Instant,
     timeout: Duration,
 ) -> Option<Duration> {
-    let out = payload.message(seq);
+    let out: Outgoing = payload.message(seq);
     stats.sent.fetch_add(1, Relaxed);
     stats.rows_sent.fetch_add(out.rows, Relaxed);
-    if conn.is_none() {
-        match Conn::open(target).await {
-            Ok(c) => *conn = Some(c),
+    let Link::Http { target, .. } = link else {
+        return match link.send(&out.message, timeout).await {
+            Ok(o) => stats.outcome(&o, out.rows, since.elapsed()),
+            Err(e) => {
+                stats.error(e);
+                Some(Duration::from_millis(50))
+            }
+        };
+    };
+    let Message::Http(m) = &out.message else {
+        stats.error(mismatch());
+        return Some(Duration::from_millis(50));
+    };
+    let c = match conn {
+        Some(c) => c,
+        None => match Conn::open(target).await {
+            Ok(c) => conn.insert(c),
             Err(e) => {
                 stats.error(e);
                 return Some(Duration::from_millis(50));
             }
-        }
-    }
-    let c = conn.as_mut().expect("connection just opened");
-    let Message::Http(m) = &out.message;
+        },
+    };
     match c.send(target, m, timeout).await {
         Ok(a) => stats.answer(&a, out.rows, since.elapsed()),
         Err(e) => {
@@ -342,15 +432,15 @@ async fn exchange(
     }
 }
 
-async fn closed(opts: &LoadOptions, target: &Target, payload: &Arc<dyn Payload>, stats: &Arc<Stats>, start: Instant) {
+async fn closed(opts: &LoadOptions, link: &Link, payload: &Arc<dyn Payload>, stats: &Arc<Stats>, start: Instant) {
     let duration = opts.profile.duration();
     let end = start + duration;
     let seq = Arc::new(AtomicU64::new(0));
     let workers = opts.profile.max_level().ceil().max(1.0) as usize;
     let mut tasks = Vec::with_capacity(workers);
     for i in 0..workers {
-        let (target, payload, stats, seq, profile) =
-            (target.clone(), payload.clone(), stats.clone(), seq.clone(), opts.profile.clone());
+        let (link, payload, stats, seq, profile) =
+            (link.clone(), payload.clone(), stats.clone(), seq.clone(), opts.profile.clone());
         let timeout = opts.request_timeout;
         tasks.push(tokio::spawn(async move {
             let mut conn: Option<Conn> = None;
@@ -366,7 +456,7 @@ async fn closed(opts: &LoadOptions, target: &Target, payload: &Arc<dyn Payload>,
                     continue;
                 }
                 let n = seq.fetch_add(1, Relaxed);
-                if let Some(wait) = exchange(&mut conn, &target, &payload, &stats, n, now, timeout).await {
+                if let Some(wait) = exchange(&mut conn, &link, &payload, &stats, n, now, timeout).await {
                     let left = end.saturating_duration_since(Instant::now());
                     tokio::time::sleep(wait.min(Duration::from_secs(1)).min(left)).await;
                 }
@@ -378,14 +468,7 @@ async fn closed(opts: &LoadOptions, target: &Target, payload: &Arc<dyn Payload>,
     }
 }
 
-async fn open(
-    opts: &LoadOptions,
-    target: &Target,
-    payload: &Arc<dyn Payload>,
-    pool: &Arc<Pool>,
-    stats: &Arc<Stats>,
-    start: Instant,
-) {
+async fn open(opts: &LoadOptions, link: &Link, payload: &Arc<dyn Payload>, stats: &Arc<Stats>, start: Instant) {
     let cap = opts.max_in_flight.max(1);
     let slots = Arc::new(tokio::sync::Semaphore::new(cap));
     let mut k: u64 = 0;
@@ -397,18 +480,17 @@ async fn open(
         stats.intended.fetch_add(1, Relaxed);
         match slots.clone().try_acquire_owned() {
             Ok(permit) => {
-                let (target, payload, pool, stats) = (target.clone(), payload.clone(), pool.clone(), stats.clone());
+                let (link, payload, stats) = (link.clone(), payload.clone(), stats.clone());
                 let timeout = opts.request_timeout;
                 tokio::spawn(async move {
                     let _permit = permit;
                     let out = payload.message(k);
                     stats.sent.fetch_add(1, Relaxed);
                     stats.rows_sent.fetch_add(out.rows, Relaxed);
-                    let Message::Http(m) = &out.message;
-                    match pool.send(&target, m, timeout).await {
+                    match link.send(&out.message, timeout).await {
                         // From the intended time: a late send counts against the target.
-                        Ok(a) => {
-                            stats.answer(&a, out.rows, intended.elapsed());
+                        Ok(o) => {
+                            stats.outcome(&o, out.rows, intended.elapsed());
                         }
                         Err(e) => stats.error(e),
                     }
@@ -450,7 +532,7 @@ async fn markers(
         stats.markers.fetch_add(1, Relaxed);
         pollers.spawn(async move {
             let sent = Instant::now();
-            let Message::Http(m) = &out.message;
+            let Message::Http(m) = &out.message else { return };
             match pool.send(&target, m, timeout).await {
                 Ok(a) if (200..300).contains(&a.status) => {
                     stats.markers_acked.fetch_add(1, Relaxed);

@@ -1,5 +1,6 @@
-//! `chute loadgen`: sends k6 traffic to a chute (or anything speaking its protocols) and reports
-//! throughput, acknowledgement latency and end-to-end visibility (see `chute_loadgen`).
+//! `chute loadgen`: sends k6 traffic, replayed OTLP and Prometheus bodies, JSON events or NATS
+//! JetStream publishes to a chute (or anything speaking its protocols) and reports throughput,
+//! acknowledgement latency and end-to-end visibility (see `chute_loadgen`).
 
 use anyhow::bail;
 use chute_loadgen::{LoadOptions, Model, PayloadKind, Scenario, Threshold, parse_duration, parse_stages};
@@ -7,13 +8,15 @@ use clap::Args;
 
 #[derive(Args, Debug, Clone)]
 pub struct LoadgenArgs {
-    /// Where to send (only what you name here is contacted), e.g. http://127.0.0.1:8086.
+    /// Where to send (only what you name here is contacted), e.g. http://127.0.0.1:8086; for
+    /// --protocol nats the NATS server, e.g. nats://127.0.0.1:4222 (nats://user:pass@host:port).
     #[arg(long, value_name = "URL")]
     pub target: String,
     /// influx (k6 --out influxdb writes), k6-json (k6 --out json bodies to the import endpoint),
-    /// or captured bodies replayed as they are: otlp-logs, otlp-traces (send them to the OTLP/HTTP
-    /// port), remote-write; or events (generated NDJSON events, ~300 bytes each, to the built-in
-    /// events table).
+    /// or captured bodies replayed as they are: otlp-logs, otlp-traces, otlp-metrics (send them to
+    /// the OTLP/HTTP port), remote-write; or events (generated NDJSON events, ~300 bytes each, to
+    /// the built-in events table); or nats (JetStream publishes of such events, one per message,
+    /// to --subject of a stream chute consumes).
     #[arg(long, default_value = "influx", value_name = "PROTOCOL")]
     pub protocol: PayloadKind,
     /// closed: N connections each send, wait, send again; open: requests arrive at --rate.
@@ -42,7 +45,8 @@ pub struct LoadgenArgs {
     /// Spike scenario: the burst's level as a multiple of the base level.
     #[arg(long, default_value_t = 5.0, value_name = "FACTOR")]
     pub spike_factor: f64,
-    /// Rows (k6 samples, events) per request; default 5000, events 1000.
+    /// Rows (k6 samples, events) per request; default 5000, events 1000, nats 1 (a message is
+    /// one row).
     #[arg(long, value_name = "N")]
     pub rows_per_request: Option<usize>,
     /// Distinct bodies generated before the run and sent in turn.
@@ -73,6 +77,9 @@ pub struct LoadgenArgs {
     /// The fixtures folder the replayed protocols read their captured bodies from.
     #[arg(long, default_value = "fixtures", value_name = "DIR")]
     pub fixtures: std::path::PathBuf,
+    /// --protocol nats: the subject published to; a JetStream stream must capture it.
+    #[arg(long, default_value = chute_loadgen::nats::DEFAULT_SUBJECT, value_name = "SUBJECT")]
+    pub subject: String,
 }
 
 impl LoadgenArgs {
@@ -106,6 +113,7 @@ impl LoadgenArgs {
         o.scenario = scenario;
         o.rows_per_request = self.rows_per_request.unwrap_or(match self.protocol {
             PayloadKind::Events => 1000,
+            PayloadKind::Nats => 1,
             _ => 5000,
         });
         o.bodies = self.bodies;
@@ -118,6 +126,7 @@ impl LoadgenArgs {
         o.thresholds = self.thresholds.clone();
         o.progress = true;
         o.fixtures = self.fixtures.clone();
+        o.subject = self.subject.clone();
         Ok(o)
     }
 }

@@ -1,11 +1,15 @@
 //! `chute loadgen` and `chute bench` through the real binary against a real chute (embedded
 //! engine): what the generator reports as acknowledged is what lands, the open model counts
 //! every intended request and measures from the schedule, thresholds set the exit code, and
-//! the engine benchmark runs. No timing is asserted as a performance figure.
+//! the engine benchmark runs. No timing is asserted as a performance figure. NATS: a real
+//! `nats-server -js` (tests/common/nats.rs) and a chute consuming its stream.
 
 mod common;
+#[path = "common/nats.rs"]
+mod nats_server;
 
 use common::*;
+use nats_server::NatsServer;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -307,8 +311,10 @@ fn otlp_http_url(chute: &Chute) -> String {
         .unwrap_or_else(|| panic!("no OTLP/HTTP line in the banner: {:?}", chute.banner))
 }
 
-/// Replayed OTLP bodies: the rows loadgen reports as acknowledged are the rows in the table.
-fn otlp_replay_lands(protocol: &str, table: &str, rows_per_body: u64) {
+/// Replayed OTLP bodies: the rows loadgen reports as acknowledged are the rows in the tables
+/// (`tables`: each table and the rows one body puts there).
+fn otlp_replay_lands(protocol: &str, tables: &[(&str, u64)]) {
+    let rows_per_body: u64 = tables.iter().map(|t| t.1).sum();
     let dir = tempfile::tempdir().unwrap();
     let chute = Chute::start(dir.path(), &["batch.max_age=100ms"]);
     let fixtures = fixtures();
@@ -329,6 +335,7 @@ fn otlp_replay_lands(protocol: &str, table: &str, rows_per_body: u64) {
     );
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["payload"]["protocol"], protocol);
+    assert_eq!(u(&report["payload"]["rows_per_request"]), rows_per_body, "{report}");
     let req = &report["requests"];
     assert_eq!(u(&req["errors"]) + u(&req["rejected"]), 0, "{report}");
     assert!(u(&req["acked"]) > 0, "{report}");
@@ -338,17 +345,40 @@ fn otlp_replay_lands(protocol: &str, table: &str, rows_per_body: u64) {
     let (status, _) = chute.term(Duration::from_secs(60));
     assert!(status.success());
     let store = open_store(dir.path());
-    assert_eq!(scalar(&store, &format!("SELECT count() FROM {table}")), acked);
+    let mut landed = 0;
+    for (table, per_body) in tables {
+        let n = scalar(&store, &format!("SELECT count() FROM {table}"));
+        assert_eq!(n, u(&req["acked"]) * per_body, "rows in {table}");
+        landed += n;
+    }
+    assert_eq!(landed, acked, "rows landed in {tables:?} vs rows acknowledged");
 }
 
 #[test]
 fn otlp_logs_replay_acknowledged_rows_are_the_rows_that_land() {
-    otlp_replay_lands("otlp-logs", "otel_logs", 40);
+    otlp_replay_lands("otlp-logs", &[("otel_logs", 40)]);
 }
 
 #[test]
 fn otlp_traces_replay_acknowledged_rows_are_the_rows_that_land() {
-    otlp_replay_lands("otlp-traces", "otel_traces", 80);
+    otlp_replay_lands("otlp-traces", &[("otel_traces", 80)]);
+}
+
+#[test]
+fn otlp_metrics_replay_acknowledged_rows_are_the_data_points_that_land() {
+    // The Python SDK's metrics body: 12 sum points (http.server.requests per route and status,
+    // http.server.active_requests per route) and 3 histogram points (http.server.duration per
+    // route); nothing in the other metric tables.
+    otlp_replay_lands(
+        "otlp-metrics",
+        &[
+            ("otel_metrics_sum", 12),
+            ("otel_metrics_histogram", 3),
+            ("otel_metrics_gauge", 0),
+            ("otel_metrics_exponential_histogram", 0),
+            ("otel_metrics_summary", 0),
+        ],
+    );
 }
 
 #[test]
@@ -376,4 +406,128 @@ fn events_closed_model_acknowledged_rows_are_the_rows_that_land() {
         scalar(&store, &format!("SELECT count() FROM events WHERE JSONExtractString(Event, 'run_id') = '{run_id}'")),
         acked
     );
+}
+
+/// The table the NATS test's consumer fills: the generated events' fields, typed, and the
+/// stream position of each message.
+const NATS_TABLE_SQL: &str = "CREATE TABLE IF NOT EXISTS loadgen_events (
+    timestamp DateTime64(9, 'UTC'),
+    name LowCardinality(String),
+    type LowCardinality(String),
+    service LowCardinality(String),
+    run_id String,
+    user_id String,
+    session_id String,
+    amount Float64,
+    currency LowCardinality(String),
+    items UInt32,
+    attributes JSON,
+    _nats_stream LowCardinality(String),
+    _nats_seq UInt64,
+    INDEX nats_seq _nats_seq TYPE minmax GRANULARITY 1
+) ENGINE = MergeTree ORDER BY (run_id, timestamp)
+SETTINGS non_replicated_deduplication_window = 1000;
+";
+
+/// JetStream publishes: every message loadgen counts as acknowledged (JetStream's publish ack)
+/// is stored by the stream and lands as one row in the consumer's table, under the run id.
+fn nats_publishes_land(model_args: &[&str]) {
+    let nats = NatsServer::start();
+    nats.create_stream("LOADGEN", &["loadgen.>"]);
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("table.sql");
+    std::fs::write(&sql, NATS_TABLE_SQL).unwrap();
+    let consumer = format!(
+        r#"nats.consumers=[{{servers = ["{}"], stream = "LOADGEN", durable = "chute", table = "loadgen_events", table_sql = "{}", max_wait = "100ms"}}]"#,
+        nats.url,
+        sql.display()
+    );
+    let chute = Chute::start(dir.path(), &[&consumer]);
+    let mut args = vec!["--target", &nats.url, "--protocol", "nats", "--subject", "loadgen.events.checkout"];
+    args.extend_from_slice(model_args);
+    let (code, report) = loadgen(dir.path(), &args);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["payload"]["protocol"], "nats");
+    assert_eq!(u(&report["payload"]["rows_per_request"]), 1, "one row per message");
+    assert_eq!(report["target"], nats.url.as_str());
+    let req = &report["requests"];
+    assert_eq!(u(&req["errors"]) + u(&req["rejected"]), 0, "{report}");
+    let acked = u(&req["acked"]);
+    assert!(acked > 0, "{report}");
+    assert_eq!(u(&report["rows"]["acked"]), acked);
+    assert_eq!(u(&report["visibility"]["markers"]), 0, "no markers over NATS: {report}");
+    let bytes = u(&report["payload"]["bytes_per_request"]);
+    assert!((250..=350).contains(&bytes), "messages of about 300 bytes: {bytes}");
+    // Every acknowledged message is in the stream (nothing else published to it) ...
+    let info = nats.block_on(async { nats.js().get_stream("LOADGEN").await.unwrap().cached_info().clone() });
+    assert_eq!(info.state.messages, acked, "messages in the stream vs publishes acknowledged");
+    // ... and chute acks a message only after its row is stored: wait until it acked them all.
+    nats.wait_acked("LOADGEN", "chute", info.state.last_sequence, Duration::from_secs(60));
+    let run_id = report["payload"]["run_id"].as_str().unwrap().to_string();
+    let (status, _) = chute.term(Duration::from_secs(30));
+    assert!(status.success());
+    let store = open_store(dir.path());
+    assert_eq!(
+        scalar(&store, &format!("SELECT count() FROM loadgen_events WHERE run_id = '{run_id}'")),
+        acked,
+        "rows landed under run {run_id} vs messages acknowledged"
+    );
+    assert_eq!(scalar(&store, "SELECT count() FROM loadgen_events"), acked);
+    assert_eq!(scalar(&store, "SELECT uniqExact(_nats_seq) FROM loadgen_events"), acked, "each message once");
+    assert_eq!(scalar(&store, "SELECT count() FROM chute_dead_letters"), 0, "every message decoded");
+}
+
+#[test]
+fn nats_closed_model_acknowledged_publishes_are_the_rows_that_land() {
+    nats_publishes_land(&["--connections", "4", "--duration", "2s", "--run-id", "lg-test-nats"]);
+}
+
+#[test]
+fn nats_open_model_acknowledged_publishes_are_the_rows_that_land() {
+    nats_publishes_land(&["--model", "open", "--rate", "2000", "--duration", "2s", "--max-in-flight", "64"]);
+}
+
+#[test]
+fn nats_publishes_to_a_subject_no_stream_captures_are_refused_before_the_run() {
+    let nats = NatsServer::start();
+    nats.create_stream("LOADGEN", &["loadgen.>"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(
+        dir.path(),
+        &["loadgen", "--target", &nats.url, "--protocol", "nats", "--subject", "elsewhere.events", "--duration", "1s"],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("no JetStream stream captures subject \"elsewhere.events\""), "{err}");
+}
+
+#[test]
+fn nats_publishes_a_full_stream_refuses_count_as_rejected_not_acknowledged() {
+    // A stream that keeps 100 messages and refuses the rest (discard new): the publish ack of
+    // every later message is an error.
+    let nats = NatsServer::start();
+    let js = nats.js();
+    nats.block_on(js.create_stream(async_nats::jetstream::stream::Config {
+        name: "SMALL".into(),
+        subjects: vec!["small.>".into()],
+        max_messages: 100,
+        discard: async_nats::jetstream::stream::DiscardPolicy::New,
+        ..Default::default()
+    }))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report) = loadgen(
+        dir.path(),
+        &["--target", &nats.url, "--protocol", "nats", "--subject", "small.events", "--duration", "1s"],
+    );
+    assert_eq!(code, 0, "{report}");
+    let req = &report["requests"];
+    assert_eq!(u(&req["acked"]), 100, "the stream stored 100: {report}");
+    assert!(u(&req["rejected"]) > 0, "{report}");
+    assert_eq!(u(&req["errors"]), 0, "{report}");
+    assert_eq!(u(&req["acked"]) + u(&req["rejected"]), u(&req["sent"]), "{report}");
+    assert_eq!(u(&report["rows"]["rejected"]), u(&req["rejected"]));
+    let examples = req["error_examples"].to_string();
+    assert!(examples.contains("rejected: publish ack"), "{examples}");
+    let info = nats.block_on(async { nats.js().get_stream("SMALL").await.unwrap().cached_info().clone() });
+    assert_eq!(info.state.messages, 100);
 }
