@@ -33,13 +33,15 @@
 //! - Remote write 1.0 has no start time: `StartTimeUnix` is 0. `ScopeName` is [`SCOPE_NAME`].
 
 pub mod proto;
+mod wire;
 
 use arrow_array::RecordBatch;
 use chute_tables::otel::{
     ExemplarColumns, ExpHistogramBuilder, ExpHistogramRow, GaugeBuilder, MetricColumns, MetricRow, SumBuilder,
 };
-use proto::{Exemplar, MetricMetadata, MetricType, ResetHint, TimeSeries, WriteRequest};
+use proto::{MetricType, ResetHint};
 use std::collections::HashMap;
+use wire::{Exemplar, Label, Metadata, Request, SeriesRef};
 
 /// The bits of Prometheus' staleness marker (a NaN that means "this series ended").
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
@@ -139,11 +141,16 @@ pub fn decode(body: &[u8], limits: &Limits) -> Result<Decoded, PromRwError> {
 
 /// Decodes an uncompressed `WriteRequest`.
 pub fn decode_protobuf(bytes: &[u8], limits: &Limits) -> Result<Decoded, PromRwError> {
-    let req = proto::decode_write_request(bytes).map_err(|e| {
-        let detail = e.to_string();
-        PromRwError::Protobuf(detail.strip_prefix("failed to decode Protobuf message: ").unwrap_or(&detail).to_string())
-    })?;
+    let req = wire::parse(bytes).map_err(PromRwError::Protobuf)?;
     convert(&req, limits)
+}
+
+/// [`decode_protobuf`] through prost's owned messages: the reference the zero-copy reader is
+/// checked against.
+#[cfg(test)]
+fn decode_protobuf_prost(bytes: &[u8], limits: &Limits) -> Result<Decoded, PromRwError> {
+    let req = proto::decode_write_request(bytes).map_err(|e| PromRwError::Protobuf(e.to_string()))?;
+    convert(&Request::from_prost(&req), limits)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,7 +168,7 @@ const FAMILY_SUFFIXES: [&str; 8] = ["_total", "_count", "_sum", "_bucket", "_cre
 
 /// The metadata of a series' family: its own name, or its name without a suffix the exposition
 /// formats add (`_total`, `_count`, `_sum`, `_bucket`, `_created`, ...).
-fn family<'m>(name: &str, meta: &HashMap<&str, &'m MetricMetadata>) -> Option<&'m MetricMetadata> {
+fn family<'m, 'a>(name: &str, meta: &HashMap<&str, &'m Metadata<'a>>) -> Option<&'m Metadata<'a>> {
     if meta.is_empty() {
         return None;
     }
@@ -183,10 +190,17 @@ pub fn classify(name: &str, metric_type: Option<MetricType>) -> Kind {
 }
 
 /// The labels of one series, checked and split.
-struct SeriesLabels<'a> {
+struct SeriesLabels<'a, 'b> {
     name: &'a str,
     job: &'a str,
     instance: &'a str,
+    attrs: &'b [(&'a str, &'a str)],
+}
+
+/// Buffers reused from one series to the next.
+#[derive(Default)]
+struct Scratch<'a> {
+    names: Vec<&'a str>,
     attrs: Vec<(&'a str, &'a str)>,
 }
 
@@ -207,20 +221,23 @@ struct Stats {
     dropped: u64,
 }
 
-fn series_labels<'a>(
+fn series_labels<'a, 'b>(
     index: usize,
-    ts: &'a TimeSeries,
+    labels: &[Label<'a>],
+    scratch: &'b mut Scratch<'a>,
     limits: &Limits,
     stats: &mut Stats,
-) -> Result<SeriesLabels<'a>, PromRwError> {
-    let name = ts.labels.iter().find(|l| l.name == "__name__").map(|l| l.value.as_str());
+) -> Result<SeriesLabels<'a, 'b>, PromRwError> {
+    let name = labels.iter().find(|l| l.name == "__name__").map(|l| l.value);
     let err = |detail: String| PromRwError::Series { index, name: name.map(str::to_string), detail };
     let name = match name {
         Some(n) if !n.is_empty() => n,
         _ => return Err(err("has no metric name (label __name__)".into())),
     };
     // Duplicate names: labels are sorted by name as the specification asks, but do not trust it.
-    let mut names: Vec<&str> = ts.labels.iter().map(|l| l.name.as_str()).collect();
+    let names = &mut scratch.names;
+    names.clear();
+    names.extend(labels.iter().map(|l| l.name));
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
         return Err(err(format!("label {:?} appears twice", w[0])));
@@ -228,45 +245,47 @@ fn series_labels<'a>(
     if names.first().is_some_and(|n| n.is_empty()) {
         return Err(err("has a label with an empty name".into()));
     }
-    let mut out = SeriesLabels { name, job: "", instance: "", attrs: Vec::with_capacity(ts.labels.len()) };
-    for l in &ts.labels {
+    let attrs = &mut scratch.attrs;
+    attrs.clear();
+    let (mut job, mut instance) = ("", "");
+    for l in labels {
         if l.value.is_empty() {
             continue;
         }
-        match l.name.as_str() {
+        match l.name {
             "__name__" => {}
-            "job" => out.job = cut(&l.value, limits.max_attribute_value_len),
-            "instance" => out.instance = cut(&l.value, limits.max_attribute_value_len),
+            "job" => job = cut(l.value, limits.max_attribute_value_len),
+            "instance" => instance = cut(l.value, limits.max_attribute_value_len),
             n => {
-                if out.attrs.len() >= limits.max_attributes {
+                if attrs.len() >= limits.max_attributes {
                     stats.dropped += 1;
                     continue;
                 }
-                let v = cut(&l.value, limits.max_attribute_value_len);
+                let v = cut(l.value, limits.max_attribute_value_len);
                 if v.len() < l.value.len() {
                     stats.truncated += 1;
                 }
-                out.attrs.push((n, v));
+                attrs.push((n, v));
             }
         }
     }
-    if out.job.len() < ts.labels.iter().find(|l| l.name == "job").map_or(0, |l| l.value.len()) {
+    if job.len() < labels.iter().find(|l| l.name == "job").map_or(0, |l| l.value.len()) {
         stats.truncated += 1;
     }
-    if out.instance.len() < ts.labels.iter().find(|l| l.name == "instance").map_or(0, |l| l.value.len()) {
+    if instance.len() < labels.iter().find(|l| l.name == "instance").map_or(0, |l| l.value.len()) {
         stats.truncated += 1;
     }
-    Ok(out)
+    Ok(SeriesLabels { name, job, instance, attrs })
 }
 
-fn fill_common(c: &mut MetricColumns, l: &SeriesLabels<'_>) {
+fn fill_common(c: &mut MetricColumns, l: &SeriesLabels<'_, '_>) {
     if !l.job.is_empty() {
         c.resource_attributes.insert("service.name", l.job);
     }
     if !l.instance.is_empty() {
         c.resource_attributes.insert("service.instance.id", l.instance);
     }
-    for (k, v) in &l.attrs {
+    for (k, v) in l.attrs {
         c.attributes.insert(k, v);
     }
 }
@@ -275,9 +294,10 @@ fn ms_to_ns(ms: i64) -> i64 {
     ms.saturating_mul(1_000_000)
 }
 
-fn fill_exemplars<'a>(
+fn fill_exemplars<'r>(
     e: &mut ExemplarColumns,
-    exemplars: impl Iterator<Item = &'a Exemplar>,
+    req: &Request<'_>,
+    exemplars: impl Iterator<Item = &'r Exemplar>,
     limits: &Limits,
     stats: &mut Stats,
 ) -> u64 {
@@ -285,16 +305,16 @@ fn fill_exemplars<'a>(
     for ex in exemplars {
         let (mut trace_id, mut span_id) = ("", "");
         let mut kept = 0;
-        for l in &ex.labels {
-            match l.name.as_str() {
-                "trace_id" => trace_id = &l.value,
-                "span_id" => span_id = &l.value,
+        for l in req.exemplar_labels(ex) {
+            match l.name {
+                "trace_id" => trace_id = l.value,
+                "span_id" => span_id = l.value,
                 k => {
                     if kept >= limits.max_attributes {
                         stats.dropped += 1;
                         continue;
                     }
-                    let v = cut(&l.value, limits.max_attribute_value_len);
+                    let v = cut(l.value, limits.max_attribute_value_len);
                     if v.len() < l.value.len() {
                         stats.truncated += 1;
                     }
@@ -310,8 +330,8 @@ fn fill_exemplars<'a>(
 }
 
 /// A label set as one string, to match exemplar-only entries to their series.
-fn label_key(ts: &TimeSeries) -> String {
-    let mut labels: Vec<(&str, &str)> = ts.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+fn label_key(ts: &SeriesRef<'_, '_>) -> String {
+    let mut labels: Vec<(&str, &str)> = ts.labels.iter().map(|l| (l.name, l.value)).collect();
     labels.sort_unstable();
     let mut key = String::new();
     for (k, v) in labels {
@@ -323,7 +343,7 @@ fn label_key(ts: &TimeSeries) -> String {
     key
 }
 
-fn has_data(ts: &TimeSeries) -> bool {
+fn has_data(ts: &SeriesRef<'_, '_>) -> bool {
     !ts.samples.is_empty() || !ts.histograms.is_empty()
 }
 
@@ -396,25 +416,25 @@ struct Builders {
     exp: ExpHistogramBuilder,
 }
 
-fn convert(req: &WriteRequest, limits: &Limits) -> Result<Decoded, PromRwError> {
-    let meta: HashMap<&str, &MetricMetadata> =
-        req.metadata.iter().map(|m| (m.metric_family_name.as_str(), m)).collect();
+fn convert(req: &Request<'_>, limits: &Limits) -> Result<Decoded, PromRwError> {
+    let meta: HashMap<&str, &Metadata<'_>> = req.metadata.iter().map(|m| (m.metric_family_name, m)).collect();
+    let series = |i: usize| req.series_ref(&req.series[i]);
 
     // Exemplar-only entries (how Prometheus sends exemplars) go with the series of the same
     // labels; `extra[target]` lists them.
     let mut extra: HashMap<usize, Vec<usize>> = HashMap::new();
-    let mut attached = vec![false; req.timeseries.len()];
-    if req.timeseries.iter().any(|ts| !has_data(ts) && !ts.exemplars.is_empty()) {
+    let mut attached = vec![false; req.series.len()];
+    if (0..req.series.len()).map(series).any(|ts| !has_data(&ts) && !ts.exemplars.is_empty()) {
         let mut by_key: HashMap<String, usize> = HashMap::new();
-        for (i, ts) in req.timeseries.iter().enumerate() {
-            if has_data(ts) {
-                by_key.insert(label_key(ts), i);
+        for (i, ts) in (0..req.series.len()).map(series).enumerate() {
+            if has_data(&ts) {
+                by_key.insert(label_key(&ts), i);
             }
         }
-        for (i, ts) in req.timeseries.iter().enumerate() {
-            if !has_data(ts)
+        for (i, ts) in (0..req.series.len()).map(series).enumerate() {
+            if !has_data(&ts)
                 && !ts.exemplars.is_empty()
-                && let Some(&t) = by_key.get(&label_key(ts))
+                && let Some(&t) = by_key.get(&label_key(&ts))
             {
                 extra.entry(t).or_default().push(i);
                 attached[i] = true;
@@ -423,13 +443,14 @@ fn convert(req: &WriteRequest, limits: &Limits) -> Result<Decoded, PromRwError> 
     }
 
     let mut b = Builders { gauge: GaugeBuilder::new(), sum: SumBuilder::new(), exp: ExpHistogramBuilder::new() };
-    let mut d =
-        Decoded { series: req.timeseries.len() as u64, metadata: req.metadata.len() as u64, ..Default::default() };
+    let mut d = Decoded { series: req.series.len() as u64, metadata: req.metadata.len() as u64, ..Default::default() };
     let mut stats = Stats::default();
+    let mut scratch = Scratch::default();
 
-    for (index, ts) in req.timeseries.iter().enumerate() {
-        let labels = series_labels(index, ts, limits, &mut stats)?;
-        if attached[index] || (!has_data(ts) && ts.exemplars.is_empty()) {
+    for (index, s) in req.series.iter().enumerate() {
+        let ts = req.series_ref(s);
+        let labels = series_labels(index, ts.labels, &mut scratch, limits, &mut stats)?;
+        if attached[index] || (!has_data(&ts) && ts.exemplars.is_empty()) {
             continue;
         }
         let m = family(labels.name, &meta);
@@ -438,29 +459,27 @@ fn convert(req: &WriteRequest, limits: &Limits) -> Result<Decoded, PromRwError> 
             scope_name: SCOPE_NAME,
             service_name: labels.job,
             metric_name: labels.name,
-            metric_description: m.map_or("", |m| m.help.as_str()),
-            metric_unit: m.map_or("", |m| m.unit.as_str()),
+            metric_description: m.map_or("", |m| m.help),
+            metric_unit: m.map_or("", |m| m.unit),
             ..Default::default()
         };
         let exemplars = || {
-            ts.exemplars
-                .iter()
-                .chain(extra.get(&index).into_iter().flatten().flat_map(|&i| req.timeseries[i].exemplars.iter()))
+            ts.exemplars.iter().chain(extra.get(&index).into_iter().flatten().flat_map(|&i| series(i).exemplars.iter()))
         };
 
         // Exemplars without a sample: one row that records no value.
-        if !has_data(ts) {
+        if !has_data(&ts) {
             let newest = exemplars().map(|e| e.timestamp).max().unwrap_or(0);
             let r = MetricRow { time_ns: ms_to_ns(newest), ..row };
             match kind {
                 Kind::Gauge => {
                     fill_common(&mut b.gauge.common, &labels);
-                    d.exemplars += fill_exemplars(&mut b.gauge.exemplars, exemplars(), limits, &mut stats);
+                    d.exemplars += fill_exemplars(&mut b.gauge.exemplars, req, exemplars(), limits, &mut stats);
                     b.gauge.end_row(&r, f64::NAN, FLAG_NO_RECORDED_VALUE);
                 }
                 Kind::Sum => {
                     fill_common(&mut b.sum.common, &labels);
-                    d.exemplars += fill_exemplars(&mut b.sum.exemplars, exemplars(), limits, &mut stats);
+                    d.exemplars += fill_exemplars(&mut b.sum.exemplars, req, exemplars(), limits, &mut stats);
                     b.sum.end_row(&r, f64::NAN, FLAG_NO_RECORDED_VALUE, CUMULATIVE, true);
                 }
             }
@@ -481,14 +500,14 @@ fn convert(req: &WriteRequest, limits: &Limits) -> Result<Decoded, PromRwError> 
                 Kind::Gauge => {
                     fill_common(&mut b.gauge.common, &labels);
                     if with_exemplars {
-                        d.exemplars += fill_exemplars(&mut b.gauge.exemplars, exemplars(), limits, &mut stats);
+                        d.exemplars += fill_exemplars(&mut b.gauge.exemplars, req, exemplars(), limits, &mut stats);
                     }
                     b.gauge.end_row(&r, s.value, flags);
                 }
                 Kind::Sum => {
                     fill_common(&mut b.sum.common, &labels);
                     if with_exemplars {
-                        d.exemplars += fill_exemplars(&mut b.sum.exemplars, exemplars(), limits, &mut stats);
+                        d.exemplars += fill_exemplars(&mut b.sum.exemplars, req, exemplars(), limits, &mut stats);
                     }
                     b.sum.end_row(&r, s.value, flags, CUMULATIVE, true);
                 }
@@ -527,7 +546,7 @@ fn convert(req: &WriteRequest, limits: &Limits) -> Result<Decoded, PromRwError> 
             let temporality = if h.reset_hint == ResetHint::Gauge as i32 { 0 } else { CUMULATIVE };
             fill_common(&mut b.exp.common, &labels);
             if j + 1 == ts.histograms.len() {
-                d.exemplars += fill_exemplars(&mut b.exp.exemplars, exemplars(), limits, &mut stats);
+                d.exemplars += fill_exemplars(&mut b.exp.exemplars, req, exemplars(), limits, &mut stats);
             }
             b.exp.end_row(
                 &MetricRow { time_ns: ms_to_ns(h.timestamp), ..row },
@@ -599,6 +618,48 @@ mod tests {
         assert!(dense_buckets(&spans, &[2, -5, 0], &[]).unwrap_err().contains("negative count"));
         let huge = [BucketSpan { offset: 0, length: 1 }, BucketSpan { offset: 1 << 20, length: 1 }];
         assert!(dense_buckets(&huge, &[1, 0], &[]).is_err());
+    }
+
+    /// Every captured body: the zero-copy reader and prost read the same request, and both
+    /// convert to the same batches and counts.
+    #[test]
+    fn reader_matches_prost_on_every_fixture_body() {
+        let limits = Limits::default();
+        let mut bodies = 0;
+        for folder in ["prometheus/remote-write", "k6/outputs-small/prw"] {
+            let dir = format!("{}/../../fixtures/{folder}", env!("CARGO_MANIFEST_DIR"));
+            for n in 1.. {
+                let Ok(body) = std::fs::read(format!("{dir}/body-{n:03}.bin")) else { break };
+                let raw = decompress(&body, limits.max_decoded_bytes).unwrap();
+                let ours = wire::parse(&raw).unwrap();
+                let prost_req = proto::decode_write_request(&raw).unwrap();
+                let theirs = Request::from_prost(&prost_req);
+                wire::tests::assert_same(&ours, &theirs);
+                assert!(!ours.series.is_empty() && !ours.samples.is_empty(), "{folder} body {n}");
+                let a = decode(&body, &limits).unwrap();
+                let b = decode_protobuf_prost(&raw, &limits).unwrap();
+                assert_eq!(
+                    (a.series, a.samples, a.histograms, a.exemplars, a.stale_markers, a.metadata),
+                    (b.series, b.samples, b.histograms, b.exemplars, b.stale_markers, b.metadata),
+                    "{folder} body {n}"
+                );
+                assert_eq!(
+                    (a.truncated_attributes, a.dropped_attributes),
+                    (b.truncated_attributes, b.dropped_attributes)
+                );
+                assert_eq!(a.batches.len(), b.batches.len());
+                for ((ta, ba), (tb, bb)) in a.batches.iter().zip(&b.batches) {
+                    assert_eq!(ta, tb);
+                    assert_eq!(ba.schema(), bb.schema());
+                    for (ca, cb) in ba.columns().iter().zip(bb.columns()) {
+                        // Byte-wise, so that staleness NaNs compare equal.
+                        assert_eq!(ca.to_data(), cb.to_data(), "{folder} body {n}, {ta}");
+                    }
+                }
+                bodies += 1;
+            }
+        }
+        assert_eq!(bodies, 10);
     }
 
     #[test]
