@@ -1,7 +1,9 @@
 //! Event decode throughput: an NDJSON body of 1,000 events of ~300 bytes (the shape of
 //! `chute loadgen --protocol events`) split and decoded into the built-in `events` table's
 //! batch, and the same events as a typed table (every field its own column). Bytes/s of JSON and
-//! rows/s. `cargo bench -p chute-events --bench decode`.
+//! rows/s. Then the NATS worked example (examples/nats-envelope): 1,000 device envelopes as
+//! protobuf (descriptor set, `Timestamp` and `Struct` fields) and as JSON, decoded into its
+//! table with the `_nats_*` columns. `cargo bench -p chute-events --bench decode`.
 
 use chute_events::{BodyFormat, Column, Decoder, DecoderOptions, Format, Message, split_documents};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -87,5 +89,69 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/nats-envelope");
+
+/// The example's envelope `i` as JSON text (protobuf JSON mapping).
+fn envelope_json(i: usize) -> String {
+    format!(
+        r#"{{"organization_id":"org-{}","end_device_id":"dev-{i:05}","occurred_at":"2026-11-23T11:00:00.{:09}Z","processed_at":"2026-11-23T11:00:01Z","data":{{"battery":0.75,"temperature":21.5,"i":{i},"firmware":"1.4.2","nested":{{"ok":true}}}}}}"#,
+        i % 7,
+        i * 1000
+    )
+}
+
+fn bench_envelopes(c: &mut Criterion) {
+    let table = [
+        Column::new("organization_id", "LowCardinality(String)"),
+        Column::new("end_device_id", "String"),
+        Column::new("occurred_at", "DateTime64(9, 'UTC')"),
+        Column::new("processed_at", "DateTime64(9, 'UTC')"),
+        Column::new("data", "JSON"),
+        Column::new("_nats_stream", "LowCardinality(String)"),
+        Column::new("_nats_seq", "UInt64"),
+        Column::new("_nats_subject", "LowCardinality(String)"),
+        Column::new("_nats_published", "DateTime64(9, 'UTC')"),
+    ];
+    let proto = Format::protobuf_from_file(&format!("{EXAMPLE}/envelope.pb"), "envelope.v1.Envelope").unwrap();
+    let Format::Protobuf(desc) = &proto else { unreachable!("a protobuf format") };
+    let json: Vec<Vec<u8>> = (0..1000).map(|i| envelope_json(i).into_bytes()).collect();
+    let protobuf: Vec<Vec<u8>> = json
+        .iter()
+        .map(|j| {
+            let mut de = serde_json::Deserializer::from_slice(j);
+            prost::Message::encode_to_vec(&prost_reflect::DynamicMessage::deserialize(desc.clone(), &mut de).unwrap())
+        })
+        .collect();
+    let opts = DecoderOptions { nats_metadata: true, ..Default::default() };
+    for (name, format, payloads) in [("protobuf", proto.clone(), &protobuf), ("json", Format::Json, &json)] {
+        let d = Decoder::with_options(&table, format, &opts).unwrap();
+        let bytes: usize = payloads.iter().map(Vec::len).sum();
+        let run = |b: &mut criterion::Bencher<'_>| {
+            b.iter(|| {
+                let msgs: Vec<Message<'_>> = payloads
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| Message {
+                        payload: p,
+                        stream: "DEVICES",
+                        subject: "devices.org.dev.events",
+                        seq: i as u64 + 1,
+                        published_ns: 1,
+                    })
+                    .collect();
+                let out = d.decode(black_box(&msgs));
+                assert!(out.rejected.is_empty());
+                black_box(out.batch)
+            })
+        };
+        let mut g = c.benchmark_group(format!("nats-envelope-1000/{name}"));
+        g.throughput(Throughput::Bytes(bytes as u64));
+        g.bench_function("bytes", run);
+        g.throughput(Throughput::Elements(1000));
+        g.bench_function("rows", run);
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench, bench_envelopes);
 criterion_main!(benches);
