@@ -37,6 +37,10 @@ pub struct NatsConsumerConfig {
     pub creds_file: String,
     /// PEM file of the certificate authorities to trust for `tls://` servers.
     pub tls_ca_file: String,
+    /// PEM file of a client certificate (chain), for servers that verify clients (`verify: true`).
+    pub tls_cert_file: String,
+    /// PEM file of the client certificate's private key.
+    pub tls_key_file: String,
     /// The stream to read; it must exist.
     pub stream: String,
     /// The durable consumer's name.
@@ -77,6 +81,8 @@ impl Default for NatsConsumerConfig {
             nkey: String::new(),
             creds_file: String::new(),
             tls_ca_file: String::new(),
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
             stream: String::new(),
             durable: String::new(),
             filter_subject: String::new(),

@@ -120,6 +120,21 @@ fn check(i: usize, c: &NatsConsumerConfig) -> Result<Format, ConfigError> {
     if methods.iter().filter(|m| **m).count() > 1 {
         return Err(invalid(i, "user", "set at most one of user/password, token, nkey, creds_file"));
     }
+    if c.tls_cert_file.is_empty() != c.tls_key_file.is_empty() {
+        let (set, missing) = if c.tls_cert_file.is_empty() {
+            ("tls_key_file", "tls_cert_file")
+        } else {
+            ("tls_cert_file", "tls_key_file")
+        };
+        return Err(invalid(i, missing, format!("a client certificate needs both files; only {set} is set")));
+    }
+    for (key, file) in
+        [("tls_ca_file", &c.tls_ca_file), ("tls_cert_file", &c.tls_cert_file), ("tls_key_file", &c.tls_key_file)]
+    {
+        if !file.is_empty() && !std::path::Path::new(file).is_file() {
+            return Err(invalid(i, key, format!("{file} is not a readable file")));
+        }
+    }
     if !c.table_sql.is_empty() && !std::path::Path::new(&c.table_sql).is_file() {
         return Err(invalid(i, "table_sql", format!("{} is not a readable file", c.table_sql)));
     }
@@ -230,6 +245,11 @@ async fn connect(c: &Consumer) -> Result<async_nats::Client, String> {
     }
     if !cfg.tls_ca_file.is_empty() {
         o = o.add_root_certificates(cfg.tls_ca_file.clone().into()).require_tls(true);
+    }
+    if !cfg.tls_cert_file.is_empty() {
+        o = o
+            .add_client_certificate(cfg.tls_cert_file.clone().into(), cfg.tls_key_file.clone().into())
+            .require_tls(true);
     }
     o.connect(cfg.servers.clone()).await.map_err(|e| format!("cannot connect to {}: {e}", cfg.servers.join(",")))
 }

@@ -244,6 +244,20 @@ fn a_bad_consumer_config_fails_the_start_naming_the_key() {
     );
     assert_ne!(code, 0);
     assert!(err.contains("nats.consumers[0].descriptor_set") && err.contains("/nonexistent.pb"), "{err}");
+
+    // A client certificate without its key.
+    let (code, _, err) = run(
+        dir.path(),
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--set",
+            r#"nats.consumers=[{stream = "S", durable = "d", table = "t", tls_cert_file = "/etc/hostname"}]"#,
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("nats.consumers[0].tls_key_file") && err.contains("only tls_cert_file is set"), "{err}");
 }
 
 #[test]
@@ -440,6 +454,97 @@ fn a_server_with_tls_and_a_password_is_consumed_and_a_wrong_password_is_named_in
     assert!(status.success());
     let store = open_store(dir.path());
     assert_eq!(rows(&store, "SELECT count(), uniqExact(_nats_seq) FROM device_events"), vec![vec!["50", "50"]]);
+    chute_store::embedded::close_engine();
+}
+
+/// A client certificate (CN=chute, for client authentication) signed by the CA that
+/// [`test_certificates`] made in `dir`: (certificate, key).
+fn client_certificate(dir: &std::path::Path) -> (String, String) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+        "-subj",
+        "/CN=chute",
+    ]);
+    std::fs::write(
+        dir.join("client.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "client.ext",
+    ]);
+    let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    (path("client.pem"), path("client.key"))
+}
+
+#[test]
+fn a_server_that_verifies_clients_is_consumed_with_a_client_certificate_and_refuses_chute_without_one() {
+    const N: u64 = 40;
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_certificates(certs.path());
+    let (client_cert, client_key) = client_certificate(certs.path());
+    let server_args = ["--tls", "--tlscert", &cert, "--tlskey", &key, "--tlsverify", "--tlscacert", &ca];
+    let (ca_c, cert_c, key_c) = (ca.clone(), client_cert.clone(), client_key.clone());
+    let nats = NatsServer::start_with(&server_args, "tls", move || {
+        async_nats::ConnectOptions::new()
+            .add_root_certificates(ca_c.clone().into())
+            .add_client_certificate(cert_c.clone().into(), key_c.clone().into())
+            .require_tls(true)
+    });
+    nats.create_stream("MUTUAL", &["mutual.>"]);
+    nats.publish("mutual.devices", (1..=N).map(json_envelope));
+
+    // Trusting the server is not enough: without a certificate of its own chute is refused,
+    // keeps running and says so in readiness.
+    let bare_dir = tempfile::tempdir().unwrap();
+    let bare = consumer(&nats, "MUTUAL", "ingest", &format!(r#", tls_ca_file = "{ca}""#));
+    let refused = Chute::start_unready(bare_dir.path(), &[&consumers(&[bare])]);
+    wait_for("an unready answer naming the refused connection", Duration::from_secs(30), || {
+        let (s, b) = ureq_get(&format!("{}/health/ready", refused.url)).ok()?;
+        (s == 503 && b.contains("MUTUAL/ingest") && b.contains("cannot connect")).then_some(b)
+    });
+    drop(refused);
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = consumer(
+        &nats,
+        "MUTUAL",
+        "ingest",
+        &format!(r#", tls_ca_file = "{ca}", tls_cert_file = "{client_cert}", tls_key_file = "{client_key}""#),
+    );
+    let chute = Chute::start(dir.path(), &[&consumers(&[good])]);
+    nats.wait_acked("MUTUAL", "ingest", N, Duration::from_secs(60));
+    let (status, _) = chute.term(Duration::from_secs(20));
+    assert!(status.success());
+    let store = open_store(dir.path());
+    assert_eq!(rows(&store, "SELECT count(), uniqExact(_nats_seq) FROM device_events"), vec![vec!["40", "40"]]);
     chute_store::embedded::close_engine();
 }
 
