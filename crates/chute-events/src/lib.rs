@@ -34,14 +34,16 @@
 
 mod documents;
 mod fields;
+mod text_kinds;
 mod time;
 
 use arrow_array::builder::{
-    BooleanBuilder, Float32Builder, Float64Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder,
-    StringBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+    ArrayBuilder, BooleanBuilder, Date32Builder, Float32Builder, Float64Builder, Int8Builder, Int16Builder,
+    Int32Builder, Int64Builder, StringBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_array::{ArrayRef, ListArray, MapArray, RecordBatch, StructArray};
+use arrow_buffer::OffsetBuffer;
+use arrow_schema::{DataType, Field, FieldRef, Fields as ArrowFields, Schema, SchemaRef, TimeUnit};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -160,6 +162,29 @@ enum Kind {
     Bool,
     /// DateTime64(p) / DateTime: values in `unit`.
     Time(TimeUnit),
+    /// Text the engine parses, checked first (see text_kinds).
+    Uuid,
+    Ipv4,
+    Ipv6,
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
+    I128,
+    U128,
+    /// Date (`wide`: Date32): days since the epoch.
+    Date {
+        wide: bool,
+    },
+}
+
+/// A column of single values, or an `Array(T)` / `Map(String, T)` of them (`nullable`: the
+/// elements are `Nullable(T)`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shape {
+    Scalar,
+    Array { nullable: bool },
+    Map { nullable: bool },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -177,7 +202,9 @@ struct Spec {
     name: String,
     /// The column's name in lowercase, when lowercase fields are on and it differs.
     lowercase: Option<String>,
+    /// For `Array` and `Map` columns, the kind of the elements (values).
     kind: Kind,
+    shape: Shape,
     nullable: bool,
     source: Source,
     /// Takes the arrival time when the message has no value.
@@ -240,7 +267,7 @@ impl Decoder {
         let mut specs = Vec::with_capacity(columns.len());
         let mut fields = Vec::with_capacity(columns.len());
         for c in columns {
-            let (kind, nullable) = parse_type(&c.ch_type)
+            let (shape, kind, nullable) = parse_column_type(&c.ch_type)
                 .ok_or_else(|| EventsError::UnsupportedType { column: c.name.clone(), ch_type: c.ch_type.clone() })?;
             let source = match c.name.as_str() {
                 n if Some(n) == json_column => Source::WholeMessage,
@@ -252,6 +279,11 @@ impl Decoder {
             };
             let unsupported = || EventsError::UnsupportedType { column: c.name.clone(), ch_type: c.ch_type.clone() };
             match source {
+                Source::WholeMessage | Source::Stream | Source::Subject | Source::Seq | Source::Published
+                    if shape != Shape::Scalar =>
+                {
+                    return Err(unsupported());
+                }
                 Source::WholeMessage | Source::Stream | Source::Subject if !matches!(kind, Kind::Str | Kind::Json) => {
                     return Err(unsupported());
                 }
@@ -260,13 +292,13 @@ impl Decoder {
                 _ => {}
             }
             let arrival = options.arrival_time_column == Some(c.name.as_str());
-            if arrival && (source != Source::Field || !matches!(kind, Kind::Time(_))) {
+            if arrival && (source != Source::Field || shape != Shape::Scalar || !matches!(kind, Kind::Time(_))) {
                 return Err(EventsError::NotATimeColumn { column: c.name.clone(), ch_type: c.ch_type.clone() });
             }
             let lowercase = c.name.to_lowercase();
             let lowercase = (options.lowercase_fields && lowercase != c.name).then_some(lowercase);
-            fields.push(Field::new(&c.name, arrow_type(kind), nullable));
-            specs.push(Spec { name: c.name.clone(), lowercase, kind, nullable, source, arrival });
+            fields.push(Field::new(&c.name, column_type(shape, kind), nullable));
+            specs.push(Spec { name: c.name.clone(), lowercase, kind, shape, nullable, source, arrival });
         }
         let names: Vec<Option<(&str, Option<&str>)>> = specs
             .iter()
@@ -288,7 +320,8 @@ impl Decoder {
 
     /// Decodes `messages` into one batch; undecodable messages are rejected with the reason.
     pub fn decode(&self, messages: &[Message<'_>]) -> Decoded {
-        let mut cols: Vec<Builder> = self.specs.iter().map(|s| Builder::new(s.kind, messages.len())).collect();
+        let mut cols: Vec<Builder> =
+            self.specs.iter().map(|s| Builder::for_column(s.shape, s.kind, messages.len())).collect();
         let mut rows = Vec::with_capacity(messages.len());
         let mut rejected = Vec::new();
         let mut cells: Vec<Cell> = Vec::with_capacity(self.specs.len());
@@ -418,6 +451,13 @@ fn parse_type(t: &str) -> Option<(Kind, bool)> {
         "Float64" => Kind::F64,
         "Bool" => Kind::Bool,
         "DateTime" => Kind::Time(TimeUnit::Second),
+        "UUID" => Kind::Uuid,
+        "IPv4" => Kind::Ipv4,
+        "IPv6" => Kind::Ipv6,
+        "Int128" => Kind::I128,
+        "UInt128" => Kind::U128,
+        "Date" => Kind::Date { wide: false },
+        "Date32" => Kind::Date { wide: true },
         _ => {
             if t.starts_with("FixedString(") || t.starts_with("Enum8(") || t.starts_with("Enum16(") {
                 Kind::Str
@@ -434,6 +474,8 @@ fn parse_type(t: &str) -> Option<(Kind, bool)> {
                 })
             } else if strip_call(t, "DateTime").is_some() {
                 Kind::Time(TimeUnit::Second)
+            } else if let Some((precision, scale)) = decimal_type(t) {
+                Kind::Decimal { precision, scale }
             } else {
                 return None;
             }
@@ -442,13 +484,89 @@ fn parse_type(t: &str) -> Option<(Kind, bool)> {
     Some((kind, false))
 }
 
+/// A column's type: `Array(T)` and `Map(String, T)` of the types [`parse_type`] knows (not JSON),
+/// or one of those types.
+fn parse_column_type(t: &str) -> Option<(Shape, Kind, bool)> {
+    let t = t.trim();
+    if let Some(inner) = strip_call(t, "Array") {
+        let (kind, nullable) = parse_type(inner).filter(|(k, _)| *k != Kind::Json)?;
+        return Some((Shape::Array { nullable }, kind, false));
+    }
+    if let Some(args) = strip_call(t, "Map") {
+        let (key, value) = split_arguments(args)?;
+        if parse_type(key)? != (Kind::Str, false) {
+            return None;
+        }
+        let (kind, nullable) = parse_type(value).filter(|(k, _)| *k != Kind::Json)?;
+        return Some((Shape::Map { nullable }, kind, false));
+    }
+    parse_type(t).map(|(kind, nullable)| (Shape::Scalar, kind, nullable))
+}
+
+/// `a, b` split at the comma outside any parentheses.
+fn split_arguments(args: &str) -> Option<(&str, &str)> {
+    let mut depth = 0i32;
+    for (i, c) in args.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => return Some((args[..i].trim(), args[i + 1..].trim())),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `Decimal(P, S)` and `Decimal32/64/128/256(S)`: (precision, scale).
+fn decimal_type(t: &str) -> Option<(u8, u8)> {
+    let (precision, scale) = if let Some(args) = strip_call(t, "Decimal") {
+        let (p, s) = args.split_once(',').unwrap_or((args, "0"));
+        (p.trim().parse().ok()?, s.trim().parse().ok()?)
+    } else {
+        let (p, s) = [("Decimal32", 9), ("Decimal64", 18), ("Decimal128", 38), ("Decimal256", 76)]
+            .iter()
+            .find_map(|(name, p)| strip_call(t, name).map(|s| (*p, s)))?;
+        (p, s.trim().parse().ok()?)
+    };
+    (1..=76).contains(&precision).then_some(())?;
+    (scale <= precision).then_some((precision, scale))
+}
+
 fn strip_call<'a>(t: &'a str, name: &str) -> Option<&'a str> {
     t.strip_prefix(name)?.strip_prefix('(')?.strip_suffix(')')
 }
 
+/// The Arrow type of a column. Elements of arrays and values of maps are nullable fields
+/// whatever the column says (the engine takes both; a non-nullable element never holds a null).
+fn column_type(shape: Shape, kind: Kind) -> DataType {
+    match shape {
+        Shape::Scalar => arrow_type(kind),
+        Shape::Array { .. } => DataType::List(list_item(kind)),
+        Shape::Map { .. } => DataType::Map(map_entries(kind), false),
+    }
+}
+
+fn list_item(kind: Kind) -> FieldRef {
+    Arc::new(Field::new("item", arrow_type(kind), true))
+}
+
+fn map_entries(kind: Kind) -> FieldRef {
+    let fields =
+        ArrowFields::from(vec![Field::new("key", DataType::Utf8, false), Field::new("value", arrow_type(kind), true)]);
+    Arc::new(Field::new("entries", DataType::Struct(fields), false))
+}
+
 fn arrow_type(k: Kind) -> DataType {
     match k {
-        Kind::Str | Kind::Json => DataType::Utf8,
+        Kind::Str
+        | Kind::Json
+        | Kind::Uuid
+        | Kind::Ipv4
+        | Kind::Ipv6
+        | Kind::Decimal { .. }
+        | Kind::I128
+        | Kind::U128 => DataType::Utf8,
+        Kind::Date { .. } => DataType::Date32,
         Kind::I8 => DataType::Int8,
         Kind::I16 => DataType::Int16,
         Kind::I32 => DataType::Int32,
@@ -481,17 +599,53 @@ enum Cell {
     U64(u64),
     F64(f64),
     Bool(bool),
+    List(Vec<Cell>),
+    Map(Vec<(String, Cell)>),
 }
 
 fn convert(s: &Spec, v: Option<&Value>) -> Result<Cell, String> {
+    let field = |e: String| format!("field {}: {e}", s.name);
+    match s.shape {
+        Shape::Scalar => scalar(s.kind, s.nullable, v).map_err(field),
+        Shape::Array { nullable } => match v {
+            None | Some(Value::Null) => Ok(Cell::List(Vec::new())),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| scalar(s.kind, nullable, Some(x)).map_err(|e| format!("field {}[{i}]: {e}", s.name)))
+                .collect::<Result<_, _>>()
+                .map(Cell::List),
+            Some(other) => Err(field(format!("an Array column needs an array, got {}", kind_of(other)))),
+        },
+        Shape::Map { nullable } => match v {
+            None | Some(Value::Null) => Ok(Cell::Map(Vec::new())),
+            Some(Value::Object(o)) => o
+                .iter()
+                .map(|(k, x)| {
+                    let value = scalar(s.kind, nullable, Some(x)).map_err(|e| format!("field {}.{k}: {e}", s.name))?;
+                    Ok((k.clone(), value))
+                })
+                .collect::<Result<_, String>>()
+                .map(Cell::Map),
+            Some(other) => Err(field(format!("a Map column needs an object, got {}", kind_of(other)))),
+        },
+    }
+}
+
+/// One value for a column (or element) of `kind`; the error says why, without the field's name.
+fn scalar(kind: Kind, nullable: bool, v: Option<&Value>) -> Result<Cell, String> {
     let v = match v {
         None | Some(Value::Null) => {
-            return Ok(if s.nullable {
+            return Ok(if nullable {
                 Cell::Null
             } else {
-                match s.kind {
+                match kind {
                     Kind::Str => Cell::Str(String::new()),
                     Kind::Json => Cell::Str("{}".into()),
+                    Kind::Uuid => Cell::Str("00000000-0000-0000-0000-000000000000".into()),
+                    Kind::Ipv4 => Cell::Str("0.0.0.0".into()),
+                    Kind::Ipv6 => Cell::Str("::".into()),
+                    Kind::Decimal { .. } | Kind::I128 | Kind::U128 => Cell::Str("0".into()),
                     Kind::F32 | Kind::F64 => Cell::F64(0.0),
                     Kind::Bool => Cell::Bool(false),
                     Kind::U64 => Cell::U64(0),
@@ -501,8 +655,13 @@ fn convert(s: &Spec, v: Option<&Value>) -> Result<Cell, String> {
         }
         Some(v) => v,
     };
-    let bad = |why: &str| format!("field {}: {why}", s.name);
-    Ok(match s.kind {
+    let bad = |why: &str| why.to_string();
+    let text = |v: &Value| match v {
+        Value::String(x) => Ok(x.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(format!("expected a string, got {}", kind_of(other))),
+    };
+    Ok(match kind {
         Kind::Str => Cell::Str(match v {
             Value::String(x) => x.clone(),
             other => other.to_string(),
@@ -530,7 +689,7 @@ fn convert(s: &Spec, v: Option<&Value>) -> Result<Cell, String> {
         }),
         Kind::U64 => Cell::U64(unsigned(v).map_err(|e| bad(&e))?),
         Kind::U8 | Kind::U16 | Kind::U32 => {
-            let max = match s.kind {
+            let max = match kind {
                 Kind::U8 => u8::MAX as u64,
                 Kind::U16 => u16::MAX as u64,
                 _ => u32::MAX as u64,
@@ -542,7 +701,7 @@ fn convert(s: &Spec, v: Option<&Value>) -> Result<Cell, String> {
             Cell::I64(n as i64)
         }
         Kind::I8 | Kind::I16 | Kind::I32 | Kind::I64 => {
-            let (lo, hi) = match s.kind {
+            let (lo, hi) = match kind {
                 Kind::I8 => (i8::MIN as i64, i8::MAX as i64),
                 Kind::I16 => (i16::MIN as i64, i16::MAX as i64),
                 Kind::I32 => (i32::MIN as i64, i32::MAX as i64),
@@ -555,6 +714,26 @@ fn convert(s: &Spec, v: Option<&Value>) -> Result<Cell, String> {
             Cell::I64(n)
         }
         Kind::Time(unit) => Cell::I64(time_value(v, unit).map_err(|e| bad(&e))?),
+        Kind::Uuid => Cell::Str(text_kinds::uuid(&text(v)?)?),
+        Kind::Ipv4 => Cell::Str(match v {
+            Value::Number(n) => {
+                text_kinds::ipv4_number(n.as_u64().ok_or_else(|| format!("{n} is not an IPv4 address"))?)?
+            }
+            other => text_kinds::ipv4_text(&text(other)?)?,
+        }),
+        Kind::Ipv6 => Cell::Str(text_kinds::ipv6(&text(v)?)?),
+        Kind::Decimal { precision, scale } => Cell::Str(text_kinds::decimal(&text(v)?, precision, scale)?),
+        Kind::I128 | Kind::U128 => Cell::Str(match v {
+            Value::Number(n) if n.is_i64() || n.is_u64() => text_kinds::int128(&n.to_string(), kind == Kind::I128)?,
+            Value::Number(n) => {
+                return Err(format!("{n} is not an exact integer (send integers beyond 64 bits as strings)"));
+            }
+            other => text_kinds::int128(&text(other)?, kind == Kind::I128)?,
+        }),
+        Kind::Date { wide } => Cell::I64(match v {
+            Value::String(x) => text_kinds::date_days(x, wide)?,
+            other => return Err(format!("expected a date (YYYY-MM-DD), got {}", kind_of(other))),
+        }),
     })
 }
 
@@ -645,12 +824,54 @@ enum Builder {
     F64(Float64Builder),
     Bool(BooleanBuilder),
     Time(TimeUnit, Int64Builder),
+    Date(Date32Builder),
+    /// `Array(T)`: the elements of all rows, and where each row's end.
+    List {
+        item: FieldRef,
+        elements: Box<Builder>,
+        offsets: Vec<i32>,
+    },
+    /// `Map(String, T)`: keys and values of all rows, and where each row's end.
+    Map {
+        entries: FieldRef,
+        keys: StringBuilder,
+        values: Box<Builder>,
+        offsets: Vec<i32>,
+    },
 }
 
 impl Builder {
+    fn for_column(shape: Shape, k: Kind, n: usize) -> Builder {
+        let offsets = || {
+            let mut o = Vec::with_capacity(n + 1);
+            o.push(0);
+            o
+        };
+        match shape {
+            Shape::Scalar => Builder::new(k, n),
+            Shape::Array { .. } => {
+                Builder::List { item: list_item(k), elements: Box::new(Builder::new(k, n)), offsets: offsets() }
+            }
+            Shape::Map { .. } => Builder::Map {
+                entries: map_entries(k),
+                keys: StringBuilder::with_capacity(n, n * 8),
+                values: Box::new(Builder::new(k, n)),
+                offsets: offsets(),
+            },
+        }
+    }
+
     fn new(k: Kind, n: usize) -> Builder {
         match k {
-            Kind::Str | Kind::Json => Builder::Str(StringBuilder::with_capacity(n, n * 16)),
+            Kind::Str
+            | Kind::Json
+            | Kind::Uuid
+            | Kind::Ipv4
+            | Kind::Ipv6
+            | Kind::Decimal { .. }
+            | Kind::I128
+            | Kind::U128 => Builder::Str(StringBuilder::with_capacity(n, n * 16)),
+            Kind::Date { .. } => Builder::Date(Date32Builder::with_capacity(n)),
             Kind::I8 => Builder::I8(Int8Builder::with_capacity(n)),
             Kind::I16 => Builder::I16(Int16Builder::with_capacity(n)),
             Kind::I32 => Builder::I32(Int32Builder::with_capacity(n)),
@@ -703,6 +924,45 @@ impl Builder {
                 Cell::Bool(v) => Some(v),
                 _ => None,
             }),
+            // Days within Date32's range (checked in text_kinds::date_days).
+            Builder::Date(b) => b.append_option(int(&c).map(|v| v as i32)),
+            Builder::List { elements, offsets, .. } => {
+                if let Cell::List(cells) = c {
+                    for cell in cells {
+                        elements.push(cell);
+                    }
+                }
+                offsets.push(elements.len() as i32);
+            }
+            Builder::Map { keys, values, offsets, .. } => {
+                if let Cell::Map(pairs) = c {
+                    for (k, v) in pairs {
+                        keys.append_value(k);
+                        values.push(v);
+                    }
+                }
+                offsets.push(keys.len() as i32);
+            }
+        }
+    }
+
+    /// Values appended so far.
+    fn len(&self) -> usize {
+        match self {
+            Builder::Str(b) => b.len(),
+            Builder::I8(b) => b.len(),
+            Builder::I16(b) => b.len(),
+            Builder::I32(b) => b.len(),
+            Builder::I64(b) | Builder::Time(_, b) => b.len(),
+            Builder::U8(b) => b.len(),
+            Builder::U16(b) => b.len(),
+            Builder::U32(b) => b.len(),
+            Builder::U64(b) => b.len(),
+            Builder::F32(b) => b.len(),
+            Builder::F64(b) => b.len(),
+            Builder::Bool(b) => b.len(),
+            Builder::Date(b) => b.len(),
+            Builder::List { offsets, .. } | Builder::Map { offsets, .. } => offsets.len() - 1,
         }
     }
 
@@ -723,6 +983,16 @@ impl Builder {
             Builder::F32(mut b) => Arc::new(b.finish()),
             Builder::F64(mut b) => Arc::new(b.finish()),
             Builder::Bool(mut b) => Arc::new(b.finish()),
+            Builder::Date(mut b) => Arc::new(b.finish()),
+            Builder::List { item, elements, offsets } => {
+                Arc::new(ListArray::new(item, OffsetBuffer::new(offsets.into()), elements.finish(), None))
+            }
+            Builder::Map { entries, mut keys, values, offsets } => {
+                let DataType::Struct(fields) = entries.data_type() else { unreachable!("map entries are a struct") };
+                let keys: ArrayRef = Arc::new(keys.finish());
+                let pairs = StructArray::new(fields.clone(), vec![keys, values.finish()], None);
+                Arc::new(MapArray::new(entries, OffsetBuffer::new(offsets.into()), pairs, None, false))
+            }
             Builder::Time(unit, mut b) => {
                 let a = b.finish();
                 let (_, values, nulls) = a.into_parts();
@@ -793,8 +1063,20 @@ mod tests {
 
     #[test]
     fn unsupported_types_and_unknown_json_columns_are_named() {
-        let e = Decoder::new(&[Column::new("tags", "Array(String)")], Format::Json, None).unwrap_err();
-        assert_eq!(e.to_string(), "column tags: type Array(String) is not supported by the event decoders");
+        let e = Decoder::new(&[Column::new("pair", "Tuple(String, Int64)")], Format::Json, None).unwrap_err();
+        assert_eq!(e.to_string(), "column pair: type Tuple(String, Int64) is not supported by the event decoders");
+        for t in [
+            "Array(Array(String))",
+            "Map(Int32, String)",
+            "Array(JSON)",
+            "Map(String, Array(String))",
+            "Decimal(80, 2)",
+        ] {
+            let e = Decoder::new(&[Column::new("c", t)], Format::Json, None).unwrap_err();
+            assert_eq!(e, EventsError::UnsupportedType { column: "c".into(), ch_type: t.into() });
+        }
+        let e = Decoder::new(&[Column::new("_nats_subject", "Array(String)")], Format::Json, None).unwrap_err();
+        assert!(matches!(e, EventsError::UnsupportedType { .. }), "metadata columns are single values");
         let e = Decoder::new(&cols(), Format::Json, Some("nope")).unwrap_err();
         assert_eq!(e.to_string(), "json_column \"nope\" is not a column of the table");
     }
@@ -846,6 +1128,77 @@ mod tests {
         assert_eq!(e.to_string(), "time_column \"nope\" is not a column of the table");
         let e = Decoder::with_options(&cols, Format::Json, &o("at")).unwrap_err();
         assert_eq!(e.to_string(), "time_column \"at\" has type String: it must be DateTime or DateTime64");
+    }
+
+    #[test]
+    fn arrays_maps_uuids_addresses_decimals_and_dates_are_checked_and_built() {
+        let cols = [
+            Column::new("id", "UUID"),
+            Column::new("ip", "IPv4"),
+            Column::new("ip6", "Nullable(IPv6)"),
+            Column::new("price", "Decimal(18, 4)"),
+            Column::new("day", "Date"),
+            Column::new("tags", "Array(LowCardinality(String))"),
+            Column::new("scores", "Array(Nullable(Int32))"),
+            Column::new("labels", "Map(LowCardinality(String), String)"),
+            Column::new("gauges", "Map(String, Float64)"),
+            Column::new("big", "Int128"),
+        ];
+        let d = Decoder::new(&cols, Format::Json, None).unwrap();
+        let out = d.decode(&[
+            msg(
+                r#"{"id":"6F9619FF-8B86-D011-B42D-00CF4FC964FF","ip":"10.1.2.3","ip6":"10.1.2.3","price":12.5,"day":"2026-11-23","tags":["a","b"],"scores":[1,null,3],"labels":{"env":"prod","n":7},"gauges":{"cpu":0.5},"big":"-170141183460469231731687303715884105728"}"#,
+                1,
+            ),
+            msg(r#"{"ip":167838211}"#, 2),
+            msg(r#"{"id":"nope"}"#, 3),
+            msg(r#"{"tags":"a,b"}"#, 4),
+            msg(r#"{"scores":[1,"x"]}"#, 5),
+            msg(r#"{"gauges":{"cpu":"hot"}}"#, 6),
+            msg(r#"{"price":"1.23456"}"#, 7),
+            msg(r#"{"day":"2026-02-30"}"#, 8),
+            msg(r#"{"ip":"300.1.1.1"}"#, 9),
+        ]);
+        assert_eq!(out.rows, vec![0, 1]);
+        let why: Vec<&str> = out.rejected.iter().map(|(_, e)| e.as_str()).collect();
+        assert_eq!(
+            why,
+            [
+                "field id: \"nope\" is not a UUID",
+                "field tags: an Array column needs an array, got a string",
+                "field scores[1]: \"x\" is not an integer",
+                "field gauges.cpu: \"hot\" is not a number",
+                "field price: 1.23456 has more than 4 decimal places (Decimal(18, 4))",
+                "field day: \"2026-02-30\" is not a date (YYYY-MM-DD)",
+                "field ip: \"300.1.1.1\" is not an IPv4 address",
+            ]
+        );
+        let b = &out.batch;
+        let s = |c: usize, r: usize| b.column(c).as_string::<i32>().value(r).to_string();
+        assert_eq!(s(0, 0), "6f9619ff-8b86-d011-b42d-00cf4fc964ff");
+        assert_eq!(s(0, 1), "00000000-0000-0000-0000-000000000000", "a missing UUID is the zero UUID");
+        assert_eq!((s(1, 0), s(1, 1)), ("10.1.2.3".into(), "10.1.2.3".into()));
+        assert_eq!((s(2, 0), b.column(2).is_null(1)), ("::ffff:10.1.2.3".into(), true));
+        assert_eq!((s(3, 0), s(3, 1)), ("12.5".into(), "0".into()));
+        let day = b.column(4).as_primitive::<Date32Type>();
+        assert_eq!((day.value(0), day.value(1)), (20_780, 0));
+        let tags = b.column(5).as_list::<i32>();
+        assert_eq!(tags.value(0).as_string::<i32>().iter().flatten().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(tags.value(1).len(), 0, "a missing array is empty");
+        let scores = tags_of(b.column(6).as_list::<i32>(), 0);
+        assert_eq!(scores, [Some(1), None, Some(3)]);
+        let labels = b.column(7).as_map();
+        let row0 = labels.value(0);
+        let keys: Vec<&str> = row0.column(0).as_string::<i32>().iter().flatten().collect();
+        let values: Vec<&str> = row0.column(1).as_string::<i32>().iter().flatten().collect();
+        assert_eq!((keys, values), (vec!["env", "n"], vec!["prod", "7"]));
+        assert_eq!(labels.value(1).len(), 0, "a missing map is empty");
+        assert_eq!(b.column(8).as_map().value(0).column(1).as_primitive::<Float64Type>().value(0), 0.5);
+        assert_eq!(s(9, 0), i128::MIN.to_string());
+    }
+
+    fn tags_of(list: &arrow_array::ListArray, row: usize) -> Vec<Option<i32>> {
+        list.value(row).as_primitive::<Int32Type>().iter().collect()
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The decoders against the real engine: the worked example's table (examples/nats-envelope),
 //! protobuf envelopes and JSON messages decoded, inserted through Arrow ingest and read back
-//! with the right ClickHouse types (DateTime64 values, JSON paths).
+//! with the right ClickHouse types (DateTime64 values, JSON paths); a typed table of arrays, maps,
+//! UUIDs, addresses, decimals and dates.
 
 use chute_events::{Column, Decoded, Decoder, Format, Message};
 use chute_store::Store;
@@ -134,5 +135,75 @@ fn json_messages_land_with_the_whole_message_kept() {
     );
     assert_eq!(rows[0], vec!["d", "2026-11-23 10:00:00.123000000", "2026-11-23 09:00:00.000000000", "[1,2]", "org-2"]);
     assert_eq!(rows[1], vec!["e", "2026-11-23 10:00:00.500000000", "1970-01-01 00:00:00.000000000", "", "org-2"]);
+    close_engine();
+}
+
+#[test]
+fn arrays_maps_uuids_addresses_decimals_and_dates_land_with_their_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open(&EmbeddedOptions { path: dir.path().join("engine"), ..Default::default() })
+        .expect("engine opens (run `make setup` first)");
+    s.execute(
+        "CREATE TABLE readings (device UUID, addr IPv4, peer Nullable(IPv6), price Decimal(18, 4), \
+         day Date, born Date32, tags Array(LowCardinality(String)), samples Array(Nullable(Float64)), \
+         seen Array(DateTime64(3)), labels Map(LowCardinality(String), String), counters Map(String, UInt64), \
+         serial UInt128) ENGINE = MergeTree ORDER BY device",
+    )
+    .unwrap();
+    let cols: Vec<Column> = chute_store::queries::tables::insert_columns(&s, "readings")
+        .unwrap()
+        .into_iter()
+        .map(|(n, t)| Column::new(&n, &t))
+        .collect();
+    let d = Decoder::new(&cols, Format::Json, None).unwrap();
+    let p = [
+        r#"{"device":"6F9619FF-8B86-D011-B42D-00CF4FC964FF","addr":"10.1.2.3","peer":"2001:db8::1","price":"12345678901234.5678",
+            "day":"2026-11-23","born":"1912-06-23","tags":["edge","eu"],"samples":[0.5,null,2],"seen":["2026-11-23T10:00:00.25Z",1795428001],
+            "labels":{"env":"prod","rack":"r1"},"counters":{"rx":18446744073709551615},"serial":"340282366920938463463374607431768211455"}"#,
+        r#"{"device":"00000000-0000-0000-0000-000000000001","addr":167838211}"#,
+    ];
+    let msgs: Vec<Message> = p.iter().map(|x| Message { payload: x.as_bytes(), ..Default::default() }).collect();
+    let out = d.decode(&msgs);
+    assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+    s.insert("readings", &out.batch, "typed-1").unwrap();
+    let rows = strings(
+        &s,
+        "SELECT toString(device), toString(addr), toString(peer), toString(price), toString(day), toString(born), \
+         toString(tags), toString(samples), toString(seen), toString(labels), toString(counters), toString(serial) \
+         FROM readings ORDER BY device DESC",
+    );
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                "6f9619ff-8b86-d011-b42d-00cf4fc964ff",
+                "10.1.2.3",
+                "2001:db8::1",
+                "12345678901234.5678",
+                "2026-11-23",
+                "1912-06-23",
+                "['edge','eu']",
+                "[0.5,NULL,2]",
+                "['2026-11-23 10:00:00.250','2026-11-23 10:00:01.000']",
+                "{'env':'prod','rack':'r1'}",
+                "{'rx':18446744073709551615}",
+                "340282366920938463463374607431768211455",
+            ],
+            vec![
+                "00000000-0000-0000-0000-000000000001",
+                "10.1.2.3",
+                "null",
+                "0",
+                "1970-01-01",
+                "1970-01-01",
+                "[]",
+                "[]",
+                "[]",
+                "{}",
+                "{}",
+                "0",
+            ],
+        ]
+    );
     close_engine();
 }

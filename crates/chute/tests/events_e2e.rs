@@ -216,12 +216,12 @@ fn a_declared_table_with_a_column_chute_cannot_fill_fails_the_start_naming_it() 
     let sql = dir.path().join("orders.sql");
     std::fs::write(
         &sql,
-        "CREATE TABLE IF NOT EXISTS orders (at DateTime64(3), id String, tags Array(String)) ENGINE = MergeTree ORDER BY at;\n",
+        "CREATE TABLE IF NOT EXISTS orders (at DateTime64(3), id String, pair Tuple(String, Int64)) ENGINE = MergeTree ORDER BY at;\n",
     )
     .unwrap();
     let table = format!(r#"events.tables=[{{name = "orders", table_sql = "{}"}}]"#, sql.display());
     let (code, _, err) =
         run(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--set", "otlp.enabled=false", "--set", &table]);
     assert_ne!(code, 0, "{err}");
-    assert!(err.contains("events.tables[0]") && err.contains("tags") && err.contains("Array(String)"), "{err}");
+    assert!(err.contains("events.tables[0]") && err.contains("pair") && err.contains("Tuple(String, Int64)"), "{err}");
 }
