@@ -234,6 +234,9 @@ pub fn attribute_feed_of<'a>(
     let mut groups: Vec<Group<'a>> = Vec::new();
     let mut fresh = HashSet128::default();
     let mut pending: Vec<Vec<u128>> = Vec::new();
+    // Per scope, the group of each attribute position of the previous row: rows of a batch
+    // usually carry the same keys in the same order, so a string comparison replaces the lookup.
+    let mut by_position: [Vec<(u32, &'a str, usize)>; 2] = [Vec::new(), Vec::new()];
     for (table, batch) in batches {
         let Some(cols) = columns(table, batch) else { continue };
         let (signal, service, name, time, maps) = cols;
@@ -256,29 +259,41 @@ pub fn attribute_feed_of<'a>(
                     continue;
                 }
                 let offsets = m.value_offsets();
-                for e in offsets[i] as usize..offsets[i + 1] as usize {
+                let start = offsets[i] as usize;
+                for e in start..offsets[i + 1] as usize {
                     let key = keys.value(e);
                     let value = if values.is_null(e) { "" } else { values.value(e) };
-                    let gi = *group_ids.entry((prefix, scope, key)).or_insert_with(|| {
-                        let seed = group_seed(signal, scope, svc, key, nm);
-                        let set = remembered.groups.get(&seed);
-                        let samples_left = SAMPLES.saturating_sub(set.map_or(0, |s| s.len()));
-                        known.push(set);
-                        pending.push(Vec::new());
-                        groups.push(Group {
-                            prefix,
-                            scope,
-                            key,
-                            seed,
-                            occurrences: 0,
-                            first: t,
-                            last: t,
-                            any_value: value,
-                            new_values: Vec::new(),
-                            samples_left,
+                    let cached = by_position[scope].get(e - start).filter(|(p, k, _)| *p == prefix && *k == key);
+                    let gi = if let Some(&(_, _, gi)) = cached {
+                        gi
+                    } else {
+                        let gi = *group_ids.entry((prefix, scope, key)).or_insert_with(|| {
+                            let seed = group_seed(signal, scope, svc, key, nm);
+                            let set = remembered.groups.get(&seed);
+                            let samples_left = SAMPLES.saturating_sub(set.map_or(0, |s| s.len()));
+                            known.push(set);
+                            pending.push(Vec::new());
+                            groups.push(Group {
+                                prefix,
+                                scope,
+                                key,
+                                seed,
+                                occurrences: 0,
+                                first: t,
+                                last: t,
+                                any_value: value,
+                                new_values: Vec::new(),
+                                samples_left,
+                            });
+                            groups.len() - 1
                         });
-                        groups.len() - 1
-                    });
+                        let slots = &mut by_position[scope];
+                        if slots.len() <= e - start {
+                            slots.resize(e - start + 1, (u32::MAX, "", 0));
+                        }
+                        slots[e - start] = (prefix, key, gi);
+                        gi
+                    };
                     let g = &mut groups[gi];
                     g.occurrences += 1;
                     g.first = g.first.min(t);
@@ -427,6 +442,59 @@ mod tests {
             ],
             "u3..u5 are new, the first two fill the 5 samples; the resource group carries its totals \
              with a known value"
+        );
+    }
+
+    #[test]
+    fn keys_in_changing_order_and_services_still_land_in_their_own_groups() {
+        // Rows alternate the order of their keys, drop one, and switch services: the position
+        // cache must never put a value in the previous row's group.
+        let mut b = LogsBuilder::new();
+        let rows_spec: [(&str, &[(&str, &str)]); 5] = [
+            ("api", &[("a", "1"), ("b", "x")]),
+            ("api", &[("b", "y"), ("a", "2")]),
+            ("web", &[("b", "z"), ("a", "3")]),
+            ("web", &[("a", "3")]),
+            ("api", &[("a", "1"), ("c", "q")]),
+        ];
+        for (i, (svc, attrs)) in rows_spec.iter().enumerate() {
+            for (k, v) in *attrs {
+                b.log_attributes.insert(k, v);
+            }
+            b.end_row(&LogRow {
+                timestamp_ns: i as i64 * 1_000_000_000,
+                service_name: svc,
+                scope_name: "app",
+                body: "x",
+                ..Default::default()
+            });
+        }
+        let f = attribute_feed("otel_logs", &b.finish(), &SeenValues::new(100)).unwrap();
+        let groups: Vec<(String, String, String, u64)> = {
+            let b = &f.batch;
+            let s = |c: usize, i: usize| {
+                let d = b.column(c).as_dictionary_opt::<arrow_array::types::Int32Type>();
+                match d {
+                    Some(d) => d.values().as_string::<i32>().value(d.keys().value(i) as usize).to_string(),
+                    None => b.column(c).as_string::<i32>().value(i).to_string(),
+                }
+            };
+            (0..b.num_rows())
+                .map(|i| (s(2, i), s(3, i), s(5, i), b.column(7).as_primitive::<UInt64Type>().value(i)))
+                .collect()
+        };
+        let g = |svc: &str, k: &str, v: &str, n: u64| (svc.to_string(), k.to_string(), v.to_string(), n);
+        assert_eq!(
+            groups,
+            vec![
+                g("api", "a", "1", 3),
+                g("api", "a", "2", 0),
+                g("api", "b", "x", 2),
+                g("api", "b", "y", 0),
+                g("api", "c", "q", 1),
+                g("web", "a", "3", 2),
+                g("web", "b", "z", 1),
+            ]
         );
     }
 
