@@ -1,6 +1,7 @@
 //! Plain HTTP JSON events over real HTTP against a real chute (embedded engine): NDJSON, JSON
 //! arrays and gzip bodies land as rows of the built-in `events` table with their types; a table
-//! declared in `[[events.tables]]` with its `table_sql` takes events with its own types; a bad
+//! declared in `[[events.tables]]` with its `table_sql` takes events with its own types (UUID,
+//! addresses, decimals, dates, arrays and maps checked first); a bad
 //! line refuses the whole request (400 naming the line, nothing stored); undeclared tables and
 //! chute's own tables are 404; an oversized body is 413 naming the limit.
 
@@ -159,6 +160,56 @@ fn a_declared_table_takes_events_with_its_own_types_after_its_table_sql_ran() {
         scalar(&store, "SELECT count() FROM checkout WHERE at > now64() - INTERVAL 1 HOUR"),
         1,
         "o-2 at arrival"
+    );
+}
+
+#[test]
+fn uuids_addresses_decimals_arrays_and_maps_are_checked_before_they_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = dir.path().join("devices.sql");
+    std::fs::write(
+        &sql,
+        "CREATE TABLE IF NOT EXISTS devices (id UUID, addr IPv4, balance Decimal(12, 2), installed Date, \
+         tags Array(String), labels Map(String, String)) ENGINE = MergeTree ORDER BY id;\n",
+    )
+    .unwrap();
+    let table = format!(r#"events.tables=[{{name = "devices", table_sql = "{}"}}]"#, sql.display());
+    let chute = Chute::start(dir.path(), &[&table]);
+    let good = "{\"id\":\"9B2C5E1A-0F3D-4C8E-A1B2-C3D4E5F60718\",\"addr\":\"192.0.2.7\",\"balance\":\"1234.50\",\
+                \"installed\":\"2026-11-23\",\"tags\":[\"roof\",\"solar\"],\"labels\":{\"site\":\"north\"}}\n";
+    assert_eq!(post(&chute.url, "devices", &[NDJSON], good.as_bytes()), (200, serde_json::json!({"accepted": 1})));
+    // Each of these would be stored as a zero value by the engine: chute refuses the request.
+    for (body, error) in [
+        (
+            "{\"id\":\"00000000-0000-0000-0000-000000000002\"}\n{\"id\":\"device-7\"}\n",
+            "line 2: field id: \"device-7\" is not a UUID",
+        ),
+        ("{\"addr\":\"192.0.2.300\"}\n", "line 1: field addr: \"192.0.2.300\" is not an IPv4 address"),
+        ("{\"balance\":0.125}\n", "line 1: field balance: 0.125 has more than 2 decimal places (Decimal(12, 2))"),
+        ("{\"installed\":\"2026-02-30\"}\n", "line 1: field installed: \"2026-02-30\" is not a date (YYYY-MM-DD)"),
+        ("{\"tags\":\"roof,solar\"}\n", "line 1: field tags: an Array column needs an array, got a string"),
+        ("{\"labels\":[\"site\"]}\n", "line 1: field labels: a Map column needs an object, got an array"),
+    ] {
+        let (s, v) = post(&chute.url, "devices", &[NDJSON], body.as_bytes());
+        assert_eq!(s, 400, "{body}: {v}");
+        assert_eq!(v["error"], format!("{error}; nothing of this request was stored"), "{body}");
+    }
+    let store = stop_and_open(chute);
+    let rows = strings(
+        &store,
+        "SELECT toString(id) AS c0, toString(addr) AS c1, toString(balance) AS c2, toString(installed) AS c3, \
+         toString(tags) AS c4, toString(labels) AS c5 FROM devices",
+    );
+    assert_eq!(
+        rows,
+        vec![vec![
+            "9b2c5e1a-0f3d-4c8e-a1b2-c3d4e5f60718",
+            "192.0.2.7",
+            "1234.5",
+            "2026-11-23",
+            "['roof','solar']",
+            "{'site':'north'}"
+        ]]
     );
 }
 
