@@ -34,6 +34,7 @@
 
 mod documents;
 mod fields;
+mod proto_json;
 mod text_kinds;
 mod time;
 
@@ -44,7 +45,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, ListArray, MapArray, RecordBatch, StructArray};
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, FieldRef, Fields as ArrowFields, Schema, SchemaRef, TimeUnit};
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -356,9 +357,7 @@ impl Decoder {
             Format::Protobuf(desc) => {
                 let msg = DynamicMessage::decode(desc.clone(), m.payload)
                     .map_err(|e| format!("invalid protobuf {}: {e}", desc.full_name()))?;
-                let opts = SerializeOptions::new().use_proto_field_name(true).skip_default_fields(false);
-                let v = msg
-                    .serialize_with_options(serde_json::value::Serializer, &opts)
+                let v = proto_json::message(&msg)
                     .map_err(|e| format!("protobuf {} has no JSON form: {e}", desc.full_name()))?;
                 match v {
                     Value::Object(o) => {
