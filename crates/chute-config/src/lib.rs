@@ -94,6 +94,9 @@ pub struct OtlpConfig {
     /// Longer attribute values are cut at a character boundary (counted in
     /// `chute_otlp_attributes_truncated_total`).
     pub max_attribute_value_bytes: ByteSize,
+    /// Keep the telemetry explorer's attribute catalog and log patterns at ingest (OTLP and
+    /// remote write). Off, requests cost less CPU and new data is not catalogued.
+    pub catalog: bool,
 }
 
 impl Default for OtlpConfig {
@@ -104,6 +107,7 @@ impl Default for OtlpConfig {
             http_listen: "127.0.0.1:4318".into(),
             max_attributes: 128,
             max_attribute_value_bytes: ByteSize(8 * 1024),
+            catalog: true,
         }
     }
 }

@@ -39,13 +39,18 @@ fn signal_name(s: Signal) -> &'static str {
 /// per service, severity and hour), and every request its attribute catalog feed
 /// (`chute_patterns::catalog`), submitted with the source rows so they are as durable and as
 /// deduplicated as those. Also returns the feed's value hashes, to remember once acknowledged.
+/// Without `catalog` (`otlp.catalog = false`), only the decoded rows.
 fn decode(
     signal: Signal,
     encoding: Encoding,
     body: &[u8],
     limits: &Limits,
+    catalog: bool,
 ) -> Result<(Decoded, chute_patterns::catalog::Pending), chute_otlp::OtlpError> {
     let mut d = chute_otlp::decode(signal, encoding, body, limits)?;
+    if !catalog {
+        return Ok((d, Default::default()));
+    }
     if signal == Signal::Logs
         && let Some(p) = d.batch(chute_tables::otel::LOGS.name).and_then(chute_patterns::batch::log_patterns)
     {
@@ -79,12 +84,13 @@ async fn ingest(
     body: Bytes,
 ) -> Result<(u64, Option<String>), ApiError> {
     let limits = limits(state);
+    let catalog = state.config.otlp.catalog;
     let (decoded, pending) = if body.len() > 256 * 1024 {
-        tokio::task::spawn_blocking(move || decode(signal, encoding, &body, &limits))
+        tokio::task::spawn_blocking(move || decode(signal, encoding, &body, &limits, catalog))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
     } else {
-        decode(signal, encoding, &body, &limits)
+        decode(signal, encoding, &body, &limits, catalog)
     }
     .map_err(|e| ApiError::BadRequest(e.to_string()))?;
 

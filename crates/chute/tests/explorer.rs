@@ -775,3 +775,18 @@ fn the_sdk_fixture_logs_give_the_golden_patterns() {
     let total: u64 = items(&v).iter().map(|p| p["count"].as_u64().unwrap()).sum();
     assert_eq!(total, 40);
 }
+
+#[test]
+fn with_the_catalog_off_telemetry_lands_but_is_not_catalogued() {
+    let dir = tempfile::tempdir().unwrap();
+    let chute = Chute::start(dir.path(), &["otlp.catalog=false"]);
+    ingest(&chute, 0..510, true);
+    // The rows are there (the services view is the engine's, not the catalog's) ...
+    let logs = all_pages(&chute, "/api/v1/logs", 1000);
+    assert_eq!(logs.len(), 510);
+    let services = items(&ok(&chute, "/api/v1/services")).clone();
+    assert_eq!(services.len(), 2, "{services:?}");
+    // ... and nothing was computed for the attribute catalog and the log patterns.
+    assert!(items(&ok(&chute, "/api/v1/attributes")).is_empty());
+    assert!(items(&ok(&chute, "/api/v1/logs/patterns")).is_empty());
+}
