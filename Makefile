@@ -18,7 +18,7 @@ test: setup
 
 # The crash test with 1,000 SIGKILLs instead of 20.
 soak: setup
-	SOAK_KILLS=1000 $(CARGO) nextest run --release -p chute --test durability every_acknowledged_sample
+	SOAK_KILLS=1000 $(CARGO) nextest run --profile soak --release -p chute --test durability every_acknowledged_sample
 
 # Throughput and latency figures of this machine (docs/benchmarks.md); about 10 minutes.
 bench: setup
