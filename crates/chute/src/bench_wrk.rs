@@ -32,6 +32,9 @@ pub struct WrkArgs {
     /// Extra setting for the chute started (repeatable).
     #[arg(long = "server-set", value_name = "KEY=VALUE")]
     server_set: Vec<String>,
+    /// Run only these cases (otlp-logs, remote-write, events; repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
     #[arg(long)]
@@ -268,7 +271,16 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
     let http = reqwest::Client::new();
     let mut rows = Vec::new();
     let mut details = Vec::new();
-    for case in cases(&args.fixtures, events_body_file(&dir)?) {
+    let all = cases(&args.fixtures, events_body_file(&dir)?);
+    for name in &args.only {
+        if !all.iter().any(|c| c.name.starts_with(&format!("{name} "))) {
+            bail!("--only {name:?}: no such case (otlp-logs, remote-write, events)");
+        }
+    }
+    let chosen = all
+        .into_iter()
+        .filter(|c| args.only.is_empty() || args.only.iter().any(|n| c.name.starts_with(&format!("{n} "))));
+    for case in chosen {
         let base = if case.otlp { &server.otlp_http } else { &server.main };
         let url = format!("{base}{}", case.path);
         let body = std::fs::read(&case.body).with_context(|| format!("cannot read {}", case.body.display()))?;
