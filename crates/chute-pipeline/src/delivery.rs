@@ -3,7 +3,8 @@
 //! exactly those segments, inserts it under deterministic dedup tokens, and removes the segments
 //! only after the store confirmed every row. Errors are handled by class: transient → backoff
 //! behind the circuit breaker; missing table → migrations; data → bisect to dead letters;
-//! schema → the batch to dead letters.
+//! schema → the batch to dead letters. After each chunk the store confirmed, the rows the
+//! pipeline's [`crate::Derive`] hook makes of it are inserted under `{chunk token}/{table}`.
 
 use crate::memory::MemBatch;
 use crate::{Inner, PipelineError, ShutdownReport, backoff};
@@ -442,7 +443,7 @@ fn deliver(
         let e = match result {
             Ok(()) => {
                 inner.breaker.success();
-                return Ok(());
+                return store_derived(inner, table, batch, token);
             }
             Err(e) => e,
         };
@@ -496,6 +497,26 @@ fn deliver(
             }
         }
     }
+}
+
+/// Inserts what the pipeline's [`crate::Derive`] hook makes of a chunk the store confirmed, each
+/// derived batch under `{token}/{its table}`: a replay of the chunk (same token) derives them
+/// again and the store keeps them once.
+fn store_derived(inner: &Arc<Inner>, table: &str, batch: &RecordBatch, token: &str) -> Result<(), Stopped> {
+    let Some(hook) = &inner.opts.derive else { return Ok(()) };
+    let derived = hook.0.derive(table, batch);
+    for (t, b) in &derived.batches {
+        if b.num_rows() == 0 {
+            continue;
+        }
+        let started = Instant::now();
+        deliver(inner, t, b, &format!("{token}/{t}"), "derived", leaf_rows(b.num_rows()))?;
+        record_written(inner, t, &BTreeMap::from([("derived".to_string(), b.num_rows() as u64)]), started);
+    }
+    if let Some(f) = derived.on_stored {
+        f();
+    }
+    Ok(())
 }
 
 fn kind_name(k: ErrorKind) -> &'static str {

@@ -8,6 +8,9 @@
 //!        transient errors: full-jitter backoff behind the store's circuit breaker, for as long
 //!        as the spool has room; missing table: run migrations; data errors: bisect, and the
 //!        rows the store refuses go to `chute_dead_letters` with its error
+//!   → derived rows: for each chunk the store confirmed, the rows a [`Derive`] hook makes of it
+//!        (the explorer's log patterns and attribute catalog), inserted under tokens derived
+//!        from the chunk's
 //! ```
 //!
 //! Invariants: a caller is told Ok only when its rows are in a synced spool segment or in the
@@ -29,6 +32,34 @@ use chute_store::Store;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Rows computed from rows the store confirmed, for other tables (the explorer's log patterns
+/// and attribute catalog feed). Delivery calls it for every chunk it stored, in the table's
+/// worker, and inserts the result under `{chunk token}/{derived table}`: derived rows are built
+/// only from stored rows, never delay an acknowledgement, and a replayed chunk (after a crash
+/// between the two inserts) derives them again under the same token, so they are stored once.
+pub trait Derive: Send + Sync {
+    /// The derived batches of `batch` (a chunk of `table`); empty when the table has none.
+    fn derive(&self, table: &str, batch: &RecordBatch) -> Derived;
+}
+
+/// What [`Derive::derive`] made of a chunk.
+#[derive(Default)]
+pub struct Derived {
+    pub batches: Vec<(&'static str, RecordBatch)>,
+    /// Runs once every batch was stored (or dead-lettered).
+    pub on_stored: Option<Box<dyn FnOnce() + Send>>,
+}
+
+/// The [`Derive`] hook of a pipeline.
+#[derive(Clone)]
+pub struct DeriveHook(pub Arc<dyn Derive>);
+
+impl std::fmt::Debug for DeriveHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeriveHook")
+    }
+}
 
 /// When a batch is flushed to the store (and, with the spool, when a segment is sealed).
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +86,8 @@ pub struct PipelineOptions {
     pub dedup_tokens: bool,
     /// Test-only: pause between an insert and the removal of its segments.
     pub pause_after_insert: Duration,
+    /// Rows delivery derives from stored rows (None: nothing derived).
+    pub derive: Option<DeriveHook>,
 }
 
 #[derive(Clone, Debug)]
@@ -86,6 +119,7 @@ impl PipelineOptions {
             run_migrations: true,
             dedup_tokens: c.debug.dedup_tokens,
             pause_after_insert: c.debug.pause_after_insert.get(),
+            derive: None,
         }
     }
 }

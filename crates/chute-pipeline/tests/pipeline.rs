@@ -2,16 +2,17 @@
 //! acknowledged rows are stored exactly once through outages, lost acknowledgements, poison rows,
 //! backpressure and shutdown.
 
-use arrow_array::{Int64Array, RecordBatch};
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, UInt64Array};
 use chute_pipeline::{Admission, HealthState, Metrics, Pipeline, PipelineError, PipelineOptions, Receipt};
 use chute_pipeline::{BatchLimits, BreakerState, SpoolSettings};
+use chute_pipeline::{Derive, DeriveHook, Derived};
 use chute_store::embedded::{EmbeddedOptions, EmbeddedStore};
 use chute_store::faulty::FaultyStore;
 use chute_store::{Store, migrations};
 use chute_tables::k6::{SampleRow, SamplesBuilder};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 fn engine(dir: &Path) -> Arc<FaultyStore<EmbeddedStore>> {
@@ -42,6 +43,7 @@ fn options(dir: &Path, spool: bool) -> PipelineOptions {
         run_migrations: true,
         dedup_tokens: true,
         pause_after_insert: Duration::ZERO,
+        derive: None,
     }
 }
 
@@ -130,6 +132,58 @@ async fn a_retry_after_a_lost_acknowledgement_stores_nothing_twice() {
     assert!(p.drain(Duration::from_secs(30)).await);
     assert_eq!(p.metrics().counter_sum("chute_retries_total", &[]), 3, "each lost insert was sent again");
     assert_exactly_once(store.as_ref(), 6000);
+}
+
+/// Derives one `derived_counts` row (the chunk's row count) from every stored k6_samples chunk,
+/// and counts the chunks whose derived rows were stored.
+struct CountRows(Arc<AtomicU64>);
+
+impl Derive for CountRows {
+    fn derive(&self, table: &str, batch: &RecordBatch) -> Derived {
+        if table != "k6_samples" {
+            return Derived::default();
+        }
+        let n: ArrayRef = Arc::new(UInt64Array::from(vec![batch.num_rows() as u64]));
+        let done = self.0.clone();
+        Derived {
+            batches: vec![("derived_counts", RecordBatch::try_from_iter([("n", n)]).unwrap())],
+            on_stored: Some(Box::new(move || {
+                done.fetch_add(1, Ordering::SeqCst);
+            })),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_derived_from_stored_chunks_are_stored_once_through_lost_acknowledgements() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = engine(dir.path());
+    store
+        .execute(
+            "CREATE TABLE derived_counts (n UInt64) ENGINE = MergeTree ORDER BY tuple() \
+             SETTINGS non_replicated_deduplication_window = 1000",
+        )
+        .unwrap();
+    let chunks_done = Arc::new(AtomicU64::new(0));
+    let mut o = options(dir.path(), true);
+    o.derive = Some(DeriveHook(Arc::new(CountRows(chunks_done.clone()))));
+    let p = Pipeline::start(o, store.clone(), Metrics::new()).unwrap();
+    ready(&p).await;
+    // Inserts kept by the store but answered with a timeout (a chunk, then two derived rows)
+    // are sent again under the same tokens.
+    store.lose_next_acks(1);
+    store.lose_next_acks_of("derived_counts", 2);
+    for k in 0..6 {
+        p.submit("k6_samples", "test", samples(k * 1000, 1000), Admission::Refuse).await.unwrap();
+        p.flush();
+    }
+    assert!(p.drain(Duration::from_secs(30)).await);
+    assert_exactly_once(store.as_ref(), 6000);
+    assert_eq!(p.metrics().counter_sum("chute_retries_total", &[]), 3, "each lost insert was sent again");
+    assert_eq!(scalar(store.as_ref(), "SELECT sum(n) FROM derived_counts"), 6000, "derived rows stored once");
+    let chunks = scalar(store.as_ref(), "SELECT count() FROM derived_counts");
+    assert_eq!(chunks_done.load(Ordering::SeqCst), chunks, "on_stored ran once per stored chunk");
+    assert_eq!(p.metrics().counter_sum("chute_rows_written_total", &[("table", "derived_counts")]), chunks);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

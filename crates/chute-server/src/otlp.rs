@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::{BufMut, Bytes};
-use chute_otlp::{Decoded, Encoding, Limits, Signal};
+use chute_otlp::{Encoding, Limits, Signal};
 use chute_pipeline::Admission;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -35,46 +35,6 @@ fn signal_name(s: Signal) -> &'static str {
     }
 }
 
-/// Decodes a request; a logs request also yields its `otel_log_patterns` rows (templates counted
-/// per service, severity and hour), and every request its attribute catalog feed
-/// (`chute_patterns::catalog`), submitted with the source rows so they are as durable and as
-/// deduplicated as those. Also returns the feed's value hashes, to remember once acknowledged.
-/// Without `catalog` (`otlp.catalog = false`), only the decoded rows.
-fn decode(
-    signal: Signal,
-    encoding: Encoding,
-    body: &[u8],
-    limits: &Limits,
-    catalog: bool,
-) -> Result<(Decoded, chute_patterns::catalog::Pending), chute_otlp::OtlpError> {
-    let mut d = chute_otlp::decode(signal, encoding, body, limits)?;
-    if !catalog {
-        return Ok((d, Default::default()));
-    }
-    if signal == Signal::Logs
-        && let Some(p) = d.batch(chute_tables::otel::LOGS.name).and_then(chute_patterns::batch::log_patterns)
-    {
-        d.batches.push((chute_tables::patterns::LOG_PATTERNS.name, p));
-    }
-    let pending = catalog_feed(&mut d.batches);
-    Ok((d, pending))
-}
-
-/// Adds the attribute catalog feed of `batches` (the `otel_*` ones) to them; returns the value
-/// hashes to remember once the pipeline acknowledged the submission.
-pub(crate) fn catalog_feed(
-    batches: &mut Vec<(&'static str, arrow_array::RecordBatch)>,
-) -> chute_patterns::catalog::Pending {
-    use chute_patterns::catalog::{SeenValues, attribute_feed_of};
-    match attribute_feed_of(batches.iter().map(|(t, b)| (*t, b)), SeenValues::global()) {
-        Some(f) => {
-            batches.push((chute_tables::catalog::ATTRIBUTE_CATALOG_FEED.name, f.batch));
-            f.pending
-        }
-        None => Default::default(),
-    }
-}
-
 /// Decodes one export request and submits it. Returns (rejected items, rejection message).
 async fn ingest(
     state: &Arc<AppState>,
@@ -84,13 +44,12 @@ async fn ingest(
     body: Bytes,
 ) -> Result<(u64, Option<String>), ApiError> {
     let limits = limits(state);
-    let catalog = state.config.otlp.catalog;
-    let (decoded, pending) = if body.len() > 256 * 1024 {
-        tokio::task::spawn_blocking(move || decode(signal, encoding, &body, &limits, catalog))
+    let decoded = if body.len() > 256 * 1024 {
+        tokio::task::spawn_blocking(move || chute_otlp::decode(signal, encoding, &body, &limits))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
     } else {
-        decode(signal, encoding, &body, &limits, catalog)
+        chute_otlp::decode(signal, encoding, &body, &limits)
     }
     .map_err(|e| ApiError::BadRequest(e.to_string()))?;
 
@@ -118,7 +77,6 @@ async fn ingest(
         decoded.batches.into_iter().map(|(t, b)| (t.to_string(), b)).collect();
     let source = format!("otlp-{transport}");
     state.pipeline.submit_all(&source, batches, Admission::Refuse).await?;
-    chute_patterns::catalog::SeenValues::global().remember(&pending);
     Ok((decoded.rejected, decoded.rejection_message))
 }
 

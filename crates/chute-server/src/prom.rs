@@ -121,13 +121,9 @@ pub async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
         decoded.dropped_attributes,
     );
 
-    let mut decoded = decoded;
-    let pending =
-        if state.config.otlp.catalog { crate::otlp::catalog_feed(&mut decoded.batches) } else { Default::default() };
     let batches: Vec<(String, arrow_array::RecordBatch)> =
         decoded.batches.into_iter().map(|(t, b)| (t.to_string(), b)).collect();
     state.pipeline.submit_all(SOURCE, batches, Admission::Refuse).await?;
-    chute_patterns::catalog::SeenValues::global().remember(&pending);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -15,6 +15,8 @@ pub struct FaultyStore<S> {
     pub inserts_failed: AtomicU64,
     /// After a successful insert, report this error anyway (the "timeout after commit" case).
     lose_ack: Mutex<u32>,
+    /// The same, only for inserts into one table.
+    lose_ack_of: Mutex<Option<(String, u32)>>,
 }
 
 impl<S: Store> FaultyStore<S> {
@@ -25,6 +27,7 @@ impl<S: Store> FaultyStore<S> {
             inserts_ok: AtomicU64::new(0),
             inserts_failed: AtomicU64::new(0),
             lose_ack: Mutex::new(0),
+            lose_ack_of: Mutex::new(None),
         }
     }
 
@@ -47,6 +50,11 @@ impl<S: Store> FaultyStore<S> {
         *self.lose_ack.lock().unwrap() = n;
     }
 
+    /// The next `n` inserts into `table` are stored but answered with a transient error.
+    pub fn lose_next_acks_of(&self, table: &str, n: u32) {
+        *self.lose_ack_of.lock().unwrap() = Some((table.to_string(), n));
+    }
+
     pub fn inner(&self) -> &S {
         &self.inner
     }
@@ -63,10 +71,18 @@ impl<S: Store> Store for FaultyStore<S> {
         }
         self.inner.insert(table, batch, token)?;
         self.inserts_ok.fetch_add(1, Ordering::Relaxed);
+        let timeout = || StoreError { kind: ErrorKind::Transient, code: Some(209), message: "injected timeout".into() };
         let mut lose = self.lose_ack.lock().unwrap();
         if *lose > 0 {
             *lose -= 1;
-            return Err(StoreError { kind: ErrorKind::Transient, code: Some(209), message: "injected timeout".into() });
+            return Err(timeout());
+        }
+        if let Some((t, n)) = self.lose_ack_of.lock().unwrap().as_mut()
+            && t == table
+            && *n > 0
+        {
+            *n -= 1;
+            return Err(timeout());
         }
         Ok(())
     }

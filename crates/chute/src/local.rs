@@ -70,5 +70,6 @@ pub fn open_migrated(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub fn pipeline(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Pipeline> {
     let mut opts = PipelineOptions::from_config(config);
     opts.spool = None;
+    opts.derive = crate::derived::hook(config);
     Pipeline::start(opts, store, Metrics::new()).map_err(|e| anyhow::anyhow!("{e}"))
 }

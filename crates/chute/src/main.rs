@@ -10,6 +10,7 @@ mod bench_remote;
 mod bench_wrk;
 mod cli_k6;
 mod client;
+mod derived;
 mod explorer_cmd;
 mod loadgen_cmd;
 mod local;

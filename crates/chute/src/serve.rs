@@ -20,8 +20,9 @@ pub async fn serve(config: Config) -> anyhow::Result<i32> {
     if let Some(f) = &fault {
         store = f.clone();
     }
-    let pipeline = Pipeline::start(PipelineOptions::from_config(&config), store.clone(), Metrics::new())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut opts = PipelineOptions::from_config(&config);
+    opts.derive = crate::derived::hook(&config);
+    let pipeline = Pipeline::start(opts, store.clone(), Metrics::new()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = AppState::new(config.clone(), pipeline.clone(), store.clone(), fault);
     // Tables that take HTTP events: one chute cannot fill fails the start, naming it.
     chute_server::events::prepare(&state).await?;

@@ -395,6 +395,43 @@ fn generated_telemetry_gives_exact_cardinalities_counts_and_patterns_before_and_
 }
 
 /// template → (count, services, severities) of generated logs `range`.
+/// chute is killed with SIGKILL right after the store confirmed a chunk of `otel_logs` (inside
+/// `debug.pause_after_insert`, before its spool segments are removed), so every restart replays
+/// the chunk, and derives its pattern and catalog rows again: they are stored once, and the
+/// counts stay exact.
+#[test]
+fn kill_9_after_a_stored_chunk_replays_it_and_the_catalog_and_patterns_stay_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = ["batch.max_age=100ms", "debug.pause_after_insert=500ms"];
+    let mut chute = Chute::start(dir.path(), &sets);
+    let (rounds, per) = (6, 400);
+    for k in 0..rounds {
+        let before = metric(&chute.url, "chute_rows_written_total");
+        post_otlp(&otlp_http(&chute), "logs", &logs_body(k * per..(k + 1) * per));
+        wait_for("an insert to be confirmed", Duration::from_secs(30), || {
+            (metric(&chute.url, "chute_rows_written_total") > before).then_some(())
+        });
+        chute.kill9();
+        chute = Chute::start(dir.path(), &sets);
+    }
+    let total = rounds * per;
+    wait_delivered(&chute.url);
+    wait_for("the replays to be stored", Duration::from_secs(30), || {
+        let v = ok(&chute, "/api/v1/services");
+        (items(&v).iter().map(|s| s["logs"].as_u64().unwrap_or(0)).sum::<u64>() == total as u64).then_some(())
+    });
+    assert_eq!(patterns_by_template(&ok(&chute, "/api/v1/logs/patterns")), expected_patterns(0..total));
+    let logs = items(&ok(&chute, "/api/v1/attributes?signal=log&scope=item")).clone();
+    for (key, card) in [("user.id", 1000), ("http.route", 3)] {
+        let r = find(&logs, &[("key", key)]);
+        assert_eq!((&r["cardinality"], &r["occurrences"]), (&json!(card), &json!(total)), "{key}: {r}");
+    }
+    let res = items(&ok(&chute, "/api/v1/attributes?signal=log&scope=resource")).clone();
+    assert_eq!(find(&res, &[("key", "host.name")])["occurrences"], total as u64);
+    // The last start replayed the chunk the last kill interrupted.
+    assert!(metric(&chute.url, "chute_dedup_replays_total") >= 1.0, "a replay happened");
+}
+
 fn expected_patterns(range: std::ops::Range<usize>) -> BTreeMap<String, (u64, Vec<String>, Vec<String>)> {
     let mut m: BTreeMap<String, (u64, Vec<String>, Vec<String>)> = BTreeMap::new();
     for i in range {
