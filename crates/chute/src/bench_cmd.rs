@@ -365,7 +365,7 @@ fn ceiling(
             say!(
                 json,
                 "engine ceiling (k6 shape), {} {}: {} rows in {i} inserts of up to {} rows: \
-                 {secs:.2} s, {} rows/s (~{:.0} MB/s of Arrow)",
+                 {secs:.2} s, {} rows/s (~{:.0} MB/s of Arrow; {} rows stored)",
                 if warmup { "warm-up round" } else { "round" },
                 if warmup {
                     format!("{}/{warmup_rounds}", round + 1)
@@ -376,6 +376,7 @@ fn ceiling(
                 thousands(batch_rows as u64),
                 thousands(rate as u64),
                 rate * arrow_bytes as f64 / batch_rows as f64 / 1e6,
+                thousands(stored),
             );
             inserts_done = i;
             if !warmup {

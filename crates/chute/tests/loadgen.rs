@@ -296,9 +296,17 @@ fn bench_ceiling_runs_and_prints_rows_per_second() {
     let (code, out, err) =
         run(dir.path(), &["bench", "ceiling", "--rows", "200000", "--dir", dir.path().to_str().unwrap()]);
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
-    let line = out.lines().find(|l| l.contains("rows/s")).unwrap_or_else(|| panic!("no rows/s line: {out}"));
-    assert!(line.contains("200,000 rows"), "{line}");
-    assert!(line.contains("200,000 rows stored"), "{line}");
+    // One warm-up round and three measured ones, each checked against what the table holds,
+    // then their median.
+    let rounds: Vec<&str> = out.lines().filter(|l| l.contains("round") && l.contains(" rows in ")).collect();
+    assert_eq!(rounds.len(), 4, "{out}");
+    assert!(rounds[0].contains("warm-up round 1/1"), "{out}");
+    for (i, line) in rounds[1..].iter().enumerate() {
+        assert!(line.contains(&format!("round {}/3: 200,000 rows", i + 1)), "{line}");
+        assert!(line.contains("200,000 rows stored"), "{line}");
+    }
+    let median = out.lines().find(|l| l.contains("median of 3 rounds")).unwrap_or_else(|| panic!("no median: {out}"));
+    assert!(median.contains("rows/s (lowest "), "{median}");
 }
 
 /// The OTLP/HTTP address from the banner line "OTLP/gRPC on A, OTLP/HTTP on http://B".
