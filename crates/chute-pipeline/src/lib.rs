@@ -36,7 +36,8 @@ use std::time::{Duration, Instant};
 /// Rows computed from rows the store confirmed, for other tables (the explorer's log patterns
 /// and attribute catalog feed). Delivery calls it for every chunk it stored, in the table's
 /// worker, and inserts the result under `{chunk token}/{derived table}`: derived rows are built
-/// only from stored rows, never delay an acknowledgement, and a replayed chunk (after a crash
+/// only from stored rows, never delay a spooled acknowledgement (spool off, the waiters of a
+/// chunk are answered after its derived rows are stored too), and a replayed chunk (after a crash
 /// between the two inserts) derives them again under the same token, so they are stored once.
 pub trait Derive: Send + Sync {
     /// The derived batches of `batch` (a chunk of `table`); empty when the table has none.

@@ -56,20 +56,40 @@ fn field_names() -> MapFieldNames {
 }
 
 /// A dictionary-encoded string column (small on the wire and in the spool; `LowCardinality`
-/// on the ClickHouse side).
-pub struct DictStr(StringDictionaryBuilder<Int32Type>);
+/// on the ClickHouse side). Runs of one value (a batch's run id or source, a metric's
+/// consecutive samples) are appended with one dictionary lookup per run, not per row.
+pub struct DictStr {
+    builder: StringDictionaryBuilder<Int32Type>,
+    /// The value of the run not yet appended, and its length in rows.
+    last: String,
+    pending: usize,
+}
 
 impl DictStr {
     pub fn new() -> Self {
-        DictStr(StringDictionaryBuilder::new())
+        DictStr { builder: StringDictionaryBuilder::new(), last: String::new(), pending: 0 }
     }
     #[inline]
     pub fn append(&mut self, v: &str) {
-        // Int32 keys cannot overflow within one batch of at most a few million rows.
-        let _ = self.0.append(v);
+        if self.pending > 0 && self.last == v {
+            self.pending += 1;
+            return;
+        }
+        self.flush();
+        self.last.push_str(v);
+        self.pending = 1;
+    }
+    fn flush(&mut self) {
+        if self.pending > 0 {
+            // Int32 keys cannot overflow within one batch of at most a few million rows.
+            let _ = self.builder.append_n(&self.last, self.pending);
+        }
+        self.last.clear();
+        self.pending = 0;
     }
     pub fn finish(&mut self) -> ArrayRef {
-        Arc::new(self.0.finish())
+        self.flush();
+        Arc::new(self.builder.finish())
     }
     pub fn data_type() -> DataType {
         DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
@@ -96,4 +116,30 @@ pub fn ts_millis() -> TimestampMillisecondBuilder {
 
 pub fn ts_nanos() -> TimestampNanosecondBuilder {
     TimestampNanosecondBuilder::new().with_timezone("UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+
+    #[test]
+    fn dictionary_strings_keep_every_row_in_order_through_runs_and_repeats() {
+        let input = ["a", "a", "a", "b", "a", "", "", "c", "b", "b"];
+        let mut d = DictStr::new();
+        for v in input {
+            d.append(v);
+        }
+        let a = d.finish();
+        let dict = a.as_dictionary::<Int32Type>();
+        let values = dict.values().as_string::<i32>();
+        let got: Vec<&str> = dict.keys().iter().map(|k| values.value(k.unwrap() as usize)).collect();
+        assert_eq!(got, input);
+        assert_eq!(values.len(), 4, "each distinct value once in the dictionary");
+        // The builder starts over empty.
+        d.append("z");
+        assert_eq!(d.finish().len(), 1);
+        assert_eq!(d.finish().len(), 0);
+    }
 }
