@@ -217,9 +217,9 @@ pub fn attribute_feed(table: &str, batch: &RecordBatch, seen: &SeenValues) -> Op
     attribute_feed_of([(table, batch)], seen)
 }
 
-/// One feed for every batch of a request (batches of other tables and of unexpected shapes are
-/// skipped): the rows to submit with them, in one batch.
-pub fn attribute_feed_of<'a>(
+/// One feed for several batches (batches of other tables and of unexpected shapes are skipped),
+/// in one batch; [`attribute_feed`] with one.
+fn attribute_feed_of<'a>(
     batches: impl IntoIterator<Item = (&'a str, &'a RecordBatch)>,
     seen: &SeenValues,
 ) -> Option<Feed> {

@@ -515,6 +515,22 @@ struct E2eSpec {
     json: bool,
 }
 
+/// Waits until the chute at `url` answers `/health/ready` with success (60 s at most).
+pub(crate) async fn wait_ready(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{url}/health/ready")).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("chute at {url} not ready within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A `chute serve` child.
 struct Server {
     child: Child,
@@ -555,21 +571,6 @@ impl Server {
                     bail!("chute serve printed no listening line within 60 s (log: {})", log.display());
                 }
             }
-        }
-    }
-
-    async fn wait_ready(&self, http: &reqwest::Client) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = http.get(format!("{}/health/ready", self.url)).send().await
-                && r.status().is_success()
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("chute at {} not ready within 60 s", self.url);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -692,7 +693,7 @@ async fn e2e_variant(spec: &E2eSpec, variant: &str, dir: &Path) -> anyhow::Resul
     let server = Server::start(&data, &sets, &log)?;
     let http = reqwest::Client::new();
     let result = async {
-        server.wait_ready(&http).await?;
+        wait_ready(&http, &server.url).await?;
         let label = variant_label(spec.protocol, variant);
         say!(json, "{label}: chute at {} (sets: {sets:?})", server.url);
 

@@ -7,7 +7,7 @@
 //! wrk is an external tool (Debian package `wrk`; `make bench` installs it). A case whose
 //! endpoint this chute does not serve (a 404 on the probe request) is reported as skipped.
 
-use crate::bench_cmd::{BenchRow, StepResult, bench_dir, chute_command, emit};
+use crate::bench_cmd::{BenchRow, StepResult, bench_dir, chute_command, emit, wait_ready};
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -269,17 +269,17 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
     std::fs::create_dir_all(&data)?;
     let server = Served::start(&data, &args.server_set, &dir.join("wrk-chute.log"))?;
     let http = reqwest::Client::new();
+    // Not-ready answers 503: a probe before that would skip the case as not served.
+    wait_ready(&http, &server.main).await?;
     let mut rows = Vec::new();
     let mut details = Vec::new();
     let all = cases(&args.fixtures, events_body_file(&dir)?);
-    for name in &args.only {
-        if !all.iter().any(|c| c.name.starts_with(&format!("{name} "))) {
-            bail!("--only {name:?}: no such case (otlp-logs, remote-write, events)");
-        }
+    // A case's short name is the first word of its name ("otlp-logs (http protobuf, ...)").
+    let short = |c: &Case| c.name.split(' ').next().unwrap_or_default().to_string();
+    if let Some(name) = args.only.iter().find(|n| !all.iter().any(|c| short(c) == **n)) {
+        bail!("--only {name:?}: no such case (otlp-logs, remote-write, events)");
     }
-    let chosen = all
-        .into_iter()
-        .filter(|c| args.only.is_empty() || args.only.iter().any(|n| c.name.starts_with(&format!("{n} "))));
+    let chosen = all.into_iter().filter(|c| args.only.is_empty() || args.only.contains(&short(c)));
     for case in chosen {
         let base = if case.otlp { &server.otlp_http } else { &server.main };
         let url = format!("{base}{}", case.path);

@@ -5,10 +5,10 @@
 //! Derived at delivery, not at the receivers: the rows come from chunks the store confirmed
 //! (never from rows that ended in dead letters), whole chunks of up to `batch.max_rows` rows
 //! (one feed row per group and value per chunk, not per request), and with the spool on nothing
-//! of it is on the path of an acknowledgement. A chunk replayed after a crash derives its rows again under the
-//! same tokens (`{chunk token}/{table}`), so the store keeps them once; pattern rows are a pure
-//! function of the chunk, and a feed only ever adds values the catalog's sets already hold or
-//! should hold (see `chute_patterns::catalog`).
+//! of it is on the path of an acknowledgement. A chunk replayed after a crash derives its rows
+//! again under the same tokens (`{chunk token}/{table}`), so the store keeps them once; pattern
+//! rows are a pure function of the chunk, and a feed only ever adds values the catalog's sets
+//! already hold or should hold (see `chute_patterns::catalog`).
 
 use arrow_array::RecordBatch;
 use chute_patterns::catalog::{SeenValues, attribute_feed};

@@ -394,7 +394,6 @@ fn generated_telemetry_gives_exact_cardinalities_counts_and_patterns_before_and_
     assert_eq!(patterns_by_template(&v), expected_patterns(0..N + 100));
 }
 
-/// template → (count, services, severities) of generated logs `range`.
 /// chute is killed with SIGKILL right after the store confirmed a chunk of `otel_logs` (inside
 /// `debug.pause_after_insert`, before its spool segments are removed), so every restart replays
 /// the chunk, and derives its pattern and catalog rows again: they are stored once, and the
@@ -432,6 +431,7 @@ fn kill_9_after_a_stored_chunk_replays_it_and_the_catalog_and_patterns_stay_exac
     assert!(metric(&chute.url, "chute_dedup_replays_total") >= 1.0, "a replay happened");
 }
 
+/// template → (count, services, severities) of generated logs `range`.
 fn expected_patterns(range: std::ops::Range<usize>) -> BTreeMap<String, (u64, Vec<String>, Vec<String>)> {
     let mut m: BTreeMap<String, (u64, Vec<String>, Vec<String>)> = BTreeMap::new();
     for i in range {
