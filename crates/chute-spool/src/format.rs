@@ -3,7 +3,8 @@
 
 use crate::SpoolError;
 use arrow_array::RecordBatch;
-use arrow_ipc::reader::StreamReader;
+use arrow_buffer::Buffer;
+use arrow_ipc::reader::{StreamDecoder, StreamReader};
 use arrow_ipc::writer::StreamWriter;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -182,16 +183,93 @@ pub(crate) fn scan_sealed(path: &Path) -> Result<(u64, u64), SpoolError> {
     Ok((rows, data.len() as u64))
 }
 
-/// Reads and verifies every record of a sealed segment.
+/// Reads and verifies every record of a sealed segment. The file is memory-mapped, not read:
+/// reading a segment of tens of MiB into fresh memory made the kernel zero and then fill it, and
+/// the IPC stream reader copied every message once more (together ~10% of the CPU of an OTLP
+/// logs load). Arrow buffers are taken from the mapping, copied only where misaligned.
 pub(crate) fn read_all(path: &Path) -> Result<Vec<SpoolRecord>, SpoolError> {
-    let data = std::fs::read(path)?;
-    let start = read_header(&data, path)?;
+    let data = map_file(path)?;
+    let bytes = data.as_slice();
+    let start = read_header(bytes, path)?;
     let mut payloads = Vec::new();
-    let (_, stop) = walk(&data, start, |p| payloads.push(p));
+    let base = bytes.as_ptr() as usize;
+    let (_, stop) = walk(bytes, start, |p| payloads.push((p.as_ptr() as usize - base, p.len())));
     if let Some(reason) = stop {
         return Err(SpoolError::Corrupt { path: path.display().to_string(), reason });
     }
-    payloads.into_iter().map(|p| decode(p, path)).collect()
+    payloads.into_iter().map(|(at, len)| decode_buffer(data.slice_with_length(at, len), path)).collect()
+}
+
+/// One record's payload (source, row count, Arrow IPC stream) as a batch whose buffers share
+/// `payload`'s memory.
+fn decode_buffer(payload: Buffer, path: &Path) -> Result<SpoolRecord, SpoolError> {
+    let corrupt = |r: String| SpoolError::Corrupt { path: path.display().to_string(), reason: r };
+    let p = payload.as_slice();
+    let slen = match p {
+        [a, b, ..] => u16::from_le_bytes([*a, *b]) as usize,
+        _ => return Err(corrupt("short record".into())),
+    };
+    let source = std::str::from_utf8(p.get(2..2 + slen).ok_or_else(|| corrupt("short source".into()))?)
+        .map_err(|e| corrupt(e.to_string()))?
+        .to_string();
+    if p.len() < 6 + slen {
+        return Err(corrupt("short record".into()));
+    }
+    let mut ipc = payload.slice(6 + slen);
+    let mut decoder = StreamDecoder::new();
+    // Each call consumes what it decodes (the schema message, then the batch); an empty rest
+    // without a batch is a record that holds none.
+    while !ipc.is_empty() {
+        if let Some(batch) = decoder.decode(&mut ipc).map_err(|e| corrupt(format!("arrow ipc: {e}")))? {
+            return Ok(SpoolRecord { source, batch });
+        }
+    }
+    Err(corrupt("record holds no batch".into()))
+}
+
+/// A read-only mapping of a whole sealed segment, unmapped when the last buffer taken from it is
+/// dropped. Sealed segments are never written again, only renamed or deleted (which leaves a
+/// mapping valid), and the data directory is locked to one process: nothing truncates a mapped
+/// file (which would make reading it fault).
+struct Mapping {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and unmapped only in `drop`; sharing it between threads is
+// sharing immutable memory.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+impl std::panic::RefUnwindSafe for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are exactly what mmap returned, unmapped once.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+fn map_file(path: &Path) -> Result<Buffer, SpoolError> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len()).map_err(|_| SpoolError::Io("segment too large to map".into()))?;
+    if len == 0 {
+        return Ok(Buffer::from_vec(Vec::<u8>::new()));
+    }
+    // SAFETY: a new private, read-only mapping of the whole of a file we hold open; see `Mapping`
+    // for why the file does not shrink under it.
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0) };
+    if p == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // SAFETY: advice on the range just mapped; failing advice changes nothing.
+    unsafe { libc::madvise(p, len, libc::MADV_SEQUENTIAL) };
+    let ptr = std::ptr::NonNull::new(p.cast::<u8>()).ok_or_else(|| SpoolError::Io("mmap returned null".into()))?;
+    let owner = std::sync::Arc::new(Mapping { ptr, len });
+    // SAFETY: `ptr..ptr + len` is mapped readable and stays mapped while `owner` lives, and the
+    // buffer holds `owner`.
+    Ok(unsafe { Buffer::from_custom_allocation(ptr, len, owner) })
 }
 
 /// Streams records from a segment file one at a time (for inspection of large segments).

@@ -45,6 +45,9 @@
 //! - A sealed segment is trusted by its size; its checksums are verified when it is read for
 //!   delivery. One that fails is renamed `.corrupt`, logged, and left for a person.
 //! - Nothing is deleted except by [`Spool::remove_segments`] after the store confirmed the rows.
+//! - A sealed segment is never written again, only renamed or deleted: delivery reads it through
+//!   a read-only memory map, and the batches it gets share that memory (so a segment must never
+//!   shrink while chute runs; the data directory is locked to one process).
 //!
 //! # Delivery plans
 //!

@@ -62,6 +62,28 @@ async fn acknowledged_batches_read_back_exactly_after_sealing() {
 }
 
 #[tokio::test]
+async fn batches_read_from_a_segment_stay_whole_after_it_is_removed() {
+    // Delivery reads a segment, inserts, and only then removes it; derived rows may be computed
+    // from the batches after that. Read segments are memory-mapped: the rows must not depend
+    // on the file still being there.
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = Spool::open(opts(dir.path())).unwrap();
+    append(&spool, "t", batch(0, 1000)).await;
+    append(&spool, "t", batch(1000, 3)).await;
+    spool.seal_all().unwrap();
+    let seq = spool.sealed("t")[0].seq;
+    let records = spool.read_segment("t", seq).unwrap();
+    spool.remove_segments("t", &[seq]).unwrap();
+    assert!(spool.sealed("t").is_empty());
+    let files = std::fs::read_dir(dir.path().join("t")).unwrap().filter_map(Result::ok);
+    assert!(files.map(|e| e.file_name()).all(|n| !n.to_string_lossy().ends_with(".seg")), "the segment file is gone");
+    assert_eq!(ids(&records), (0..1003).collect::<Vec<_>>());
+    assert_eq!(records[1].batch, batch(1000, 3));
+    let names = records[0].batch.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!(names.value(999), "row-999");
+}
+
+#[tokio::test]
 async fn segments_seal_at_the_row_limit_and_at_their_age() {
     let dir = tempfile::tempdir().unwrap();
     let mut o = opts(dir.path());
