@@ -213,16 +213,8 @@ fn value_hash(seed: u64, value: &str) -> u128 {
 /// The catalog feed of a batch of `table` (`otel_logs`, `otel_traces`, `otel_metrics_*`; columns
 /// by name), leaving out values `seen` remembers. None when the table has no catalog, the batch
 /// is not shaped like it, or its rows carry no attributes.
-pub fn attribute_feed(table: &str, batch: &RecordBatch, seen: &SeenValues) -> Option<Feed> {
-    attribute_feed_of([(table, batch)], seen)
-}
-
-/// One feed for several batches (batches of other tables and of unexpected shapes are skipped),
-/// in one batch; [`attribute_feed`] with one.
-fn attribute_feed_of<'a>(
-    batches: impl IntoIterator<Item = (&'a str, &'a RecordBatch)>,
-    seen: &SeenValues,
-) -> Option<Feed> {
+pub fn attribute_feed<'a>(table: &str, batch: &'a RecordBatch, seen: &SeenValues) -> Option<Feed> {
+    let (signal, service, name, time, maps) = columns(table, batch)?;
     let remembered = seen.remembered.read().unwrap_or_else(|p| p.into_inner());
     let mut known: Vec<Option<&HashSet128>> = Vec::new();
     // (signal, service, name) of a row, then (that, scope, key) of an attribute: the row's part
@@ -237,74 +229,70 @@ fn attribute_feed_of<'a>(
     // Per scope, the group of each attribute position of the previous row: rows of a batch
     // usually carry the same keys in the same order, so a string comparison replaces the lookup.
     let mut by_position: [Vec<(u32, &'a str, usize)>; 2] = [Vec::new(), Vec::new()];
-    for (table, batch) in batches {
-        let Some(cols) = columns(table, batch) else { continue };
-        let (signal, service, name, time, maps) = cols;
-        let mut last: Option<(&str, &str, u32)> = None;
-        for i in 0..batch.num_rows() {
-            let (svc, nm, t) = (service.get(i), name.get(i), time.get(i));
-            let prefix = match last {
-                Some((s, n, id)) if s == svc && n == nm => id,
-                _ => {
-                    let id = *prefix_ids.entry((signal, svc, nm)).or_insert_with(|| {
-                        prefixes.push((signal, svc, nm));
-                        prefixes.len() as u32 - 1
-                    });
-                    last = Some((svc, nm, id));
-                    id
-                }
-            };
-            for (scope, (m, keys, values)) in maps.iter().enumerate() {
-                if m.is_null(i) {
-                    continue;
-                }
-                let offsets = m.value_offsets();
-                let start = offsets[i] as usize;
-                for e in start..offsets[i + 1] as usize {
-                    let key = keys.value(e);
-                    let value = if values.is_null(e) { "" } else { values.value(e) };
-                    let cached = by_position[scope].get(e - start).filter(|(p, k, _)| *p == prefix && *k == key);
-                    let gi = if let Some(&(_, _, gi)) = cached {
-                        gi
-                    } else {
-                        let gi = *group_ids.entry((prefix, scope, key)).or_insert_with(|| {
-                            let seed = group_seed(signal, scope, svc, key, nm);
-                            let set = remembered.groups.get(&seed);
-                            let samples_left = SAMPLES.saturating_sub(set.map_or(0, |s| s.len()));
-                            known.push(set);
-                            pending.push(Vec::new());
-                            groups.push(Group {
-                                prefix,
-                                scope,
-                                key,
-                                seed,
-                                occurrences: 0,
-                                first: t,
-                                last: t,
-                                any_value: value,
-                                new_values: Vec::new(),
-                                samples_left,
-                            });
-                            groups.len() - 1
+    let mut last: Option<(&str, &str, u32)> = None;
+    for i in 0..batch.num_rows() {
+        let (svc, nm, t) = (service.get(i), name.get(i), time.get(i));
+        let prefix = match last {
+            Some((s, n, id)) if s == svc && n == nm => id,
+            _ => {
+                let id = *prefix_ids.entry((signal, svc, nm)).or_insert_with(|| {
+                    prefixes.push((signal, svc, nm));
+                    prefixes.len() as u32 - 1
+                });
+                last = Some((svc, nm, id));
+                id
+            }
+        };
+        for (scope, (m, keys, values)) in maps.iter().enumerate() {
+            if m.is_null(i) {
+                continue;
+            }
+            let offsets = m.value_offsets();
+            let start = offsets[i] as usize;
+            for e in start..offsets[i + 1] as usize {
+                let key = keys.value(e);
+                let value = if values.is_null(e) { "" } else { values.value(e) };
+                let cached = by_position[scope].get(e - start).filter(|(p, k, _)| *p == prefix && *k == key);
+                let gi = if let Some(&(_, _, gi)) = cached {
+                    gi
+                } else {
+                    let gi = *group_ids.entry((prefix, scope, key)).or_insert_with(|| {
+                        let seed = group_seed(signal, scope, svc, key, nm);
+                        let set = remembered.groups.get(&seed);
+                        let samples_left = SAMPLES.saturating_sub(set.map_or(0, |s| s.len()));
+                        known.push(set);
+                        pending.push(Vec::new());
+                        groups.push(Group {
+                            prefix,
+                            scope,
+                            key,
+                            seed,
+                            occurrences: 0,
+                            first: t,
+                            last: t,
+                            any_value: value,
+                            new_values: Vec::new(),
+                            samples_left,
                         });
-                        let slots = &mut by_position[scope];
-                        if slots.len() <= e - start {
-                            slots.resize(e - start + 1, (u32::MAX, "", 0));
-                        }
-                        slots[e - start] = (prefix, key, gi);
-                        gi
-                    };
-                    let g = &mut groups[gi];
-                    g.occurrences += 1;
-                    g.first = g.first.min(t);
-                    g.last = g.last.max(t);
-                    let h = value_hash(g.seed, value);
-                    if !known[gi].is_some_and(|set| set.contains(&h)) && fresh.insert(h) {
-                        let sample = g.samples_left > 0;
-                        g.samples_left -= usize::from(sample);
-                        g.new_values.push((value, sample));
-                        pending[gi].push(h);
+                        groups.len() - 1
+                    });
+                    let slots = &mut by_position[scope];
+                    if slots.len() <= e - start {
+                        slots.resize(e - start + 1, (u32::MAX, "", 0));
                     }
+                    slots[e - start] = (prefix, key, gi);
+                    gi
+                };
+                let g = &mut groups[gi];
+                g.occurrences += 1;
+                g.first = g.first.min(t);
+                g.last = g.last.max(t);
+                let h = value_hash(g.seed, value);
+                if !known[gi].is_some_and(|set| set.contains(&h)) && fresh.insert(h) {
+                    let sample = g.samples_left > 0;
+                    g.samples_left -= usize::from(sample);
+                    g.new_values.push((value, sample));
+                    pending[gi].push(h);
                 }
             }
         }

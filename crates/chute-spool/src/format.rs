@@ -4,9 +4,8 @@
 use crate::SpoolError;
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
-use arrow_ipc::reader::{StreamDecoder, StreamReader};
+use arrow_ipc::reader::StreamDecoder;
 use arrow_ipc::writer::StreamWriter;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 pub(crate) const MAGIC: &[u8; 8] = b"CHUTESEG";
@@ -133,21 +132,6 @@ fn payload_rows(payload: &[u8]) -> Option<u64> {
     Some(u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as u64)
 }
 
-fn decode(payload: &[u8], path: &Path) -> Result<SpoolRecord, SpoolError> {
-    let corrupt = |r: String| SpoolError::Corrupt { path: path.display().to_string(), reason: r };
-    let slen = u16::from_le_bytes([payload[0], payload[1]]) as usize;
-    let source = std::str::from_utf8(payload.get(2..2 + slen).ok_or_else(|| corrupt("short source".into()))?)
-        .map_err(|e| corrupt(e.to_string()))?
-        .to_string();
-    let ipc = payload.get(6 + slen..).ok_or_else(|| corrupt("short record".into()))?;
-    let mut reader = StreamReader::try_new(ipc, None).map_err(|e| corrupt(format!("arrow ipc: {e}")))?;
-    let batch = reader
-        .next()
-        .ok_or_else(|| corrupt("record holds no batch".into()))?
-        .map_err(|e| corrupt(format!("arrow ipc: {e}")))?;
-    Ok(SpoolRecord { source, batch })
-}
-
 /// Recovers an `.open` segment: truncates a torn tail. Returns (rows, good length, bytes cut).
 pub(crate) fn recover_open(path: &Path) -> Result<(u64, u64, u64), SpoolError> {
     let data = std::fs::read(path)?;
@@ -192,12 +176,13 @@ pub(crate) fn read_all(path: &Path) -> Result<Vec<SpoolRecord>, SpoolError> {
     let bytes = data.as_slice();
     let start = read_header(bytes, path)?;
     let mut payloads = Vec::new();
-    let base = bytes.as_ptr() as usize;
-    let (_, stop) = walk(bytes, start, |p| payloads.push((p.as_ptr() as usize - base, p.len())));
+    let (_, stop) = walk(bytes, start, |p| payloads.push(p));
     if let Some(reason) = stop {
         return Err(SpoolError::Corrupt { path: path.display().to_string(), reason });
     }
-    payloads.into_iter().map(|(at, len)| decode_buffer(data.slice_with_length(at, len), path)).collect()
+    // Each payload as the part of the mapping it covers, sharing its memory.
+    let at = |p: &[u8]| p.as_ptr() as usize - bytes.as_ptr() as usize;
+    payloads.into_iter().map(|p| decode_buffer(data.slice_with_length(at(p), p.len()), path)).collect()
 }
 
 /// One record's payload (source, row count, Arrow IPC stream) as a batch whose buffers share
@@ -270,43 +255,4 @@ fn map_file(path: &Path) -> Result<Buffer, SpoolError> {
     // SAFETY: `ptr..ptr + len` is mapped readable and stays mapped while `owner` lives, and the
     // buffer holds `owner`.
     Ok(unsafe { Buffer::from_custom_allocation(ptr, len, owner) })
-}
-
-/// Streams records from a segment file one at a time (for inspection of large segments).
-pub struct SegmentReader {
-    data: Vec<u8>,
-    pos: usize,
-    path: std::path::PathBuf,
-}
-
-impl SegmentReader {
-    pub fn open(path: &Path) -> Result<Self, SpoolError> {
-        let mut f = std::fs::File::open(path)?;
-        let mut data = Vec::new();
-        f.seek(SeekFrom::Start(0))?;
-        f.read_to_end(&mut data)?;
-        let pos = read_header(&data, path)?;
-        Ok(SegmentReader { data, pos, path: path.to_path_buf() })
-    }
-}
-
-impl Iterator for SegmentReader {
-    type Item = Result<SpoolRecord, SpoolError>;
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match step(&self.data, self.pos) {
-                Step::Record { kind, payload, next } => {
-                    self.pos = next;
-                    if kind == KIND_BATCH {
-                        return Some(decode(payload, &self.path));
-                    }
-                }
-                Step::End => return None,
-                Step::Bad(reason) => {
-                    self.pos = self.data.len();
-                    return Some(Err(SpoolError::Corrupt { path: self.path.display().to_string(), reason }));
-                }
-            }
-        }
-    }
 }

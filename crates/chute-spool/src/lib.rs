@@ -58,7 +58,7 @@
 mod format;
 mod writer;
 
-pub use format::{SegmentReader, SpoolRecord};
+pub use format::SpoolRecord;
 
 use arrow_array::RecordBatch;
 use std::collections::{BTreeMap, HashMap};

@@ -275,11 +275,13 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
     let mut details = Vec::new();
     let all = cases(&args.fixtures, events_body_file(&dir)?);
     // A case's short name is the first word of its name ("otlp-logs (http protobuf, ...)").
-    let short = |c: &Case| c.name.split(' ').next().unwrap_or_default().to_string();
+    fn short(c: &Case) -> &str {
+        c.name.split(' ').next().unwrap_or_default()
+    }
     if let Some(name) = args.only.iter().find(|n| !all.iter().any(|c| short(c) == **n)) {
         bail!("--only {name:?}: no such case (otlp-logs, remote-write, events)");
     }
-    let chosen = all.into_iter().filter(|c| args.only.is_empty() || args.only.contains(&short(c)));
+    let chosen = all.into_iter().filter(|c| args.only.is_empty() || args.only.iter().any(|n| n == short(c)));
     for case in chosen {
         let base = if case.otlp { &server.otlp_http } else { &server.main };
         let url = format!("{base}{}", case.path);
