@@ -1,5 +1,6 @@
-//! The writer thread: appends records to open segments, syncs them in groups, answers appends
-//! after their sync, and seals segments that reached a batch limit or their age.
+//! The writer thread: merges the appends of a group into records, appends them to open
+//! segments, syncs them, answers appends after their sync, and seals segments that reached a
+//! batch limit or their age.
 
 use crate::format::{encode_batch, header};
 use crate::{AppendTicket, SegmentMeta, Shared, SpoolError, seg_name, sync_dir};
@@ -17,10 +18,14 @@ use std::time::{Instant, SystemTime};
 /// A group is written early once it holds this many bytes, whatever the interval says.
 const GROUP_BYTES: usize = 16 << 20;
 
+/// Batches with fewer rows are merged into records on the writer thread; larger ones are
+/// encoded by the caller and written as they are.
+const MERGE_BELOW_ROWS: usize = 1024;
+
 type Reply = tokio::sync::oneshot::Sender<Result<(), SpoolError>>;
 
 enum Cmd {
-    Append { table: String, bytes: Vec<u8>, rows: u32, reply: Reply },
+    Append(Pending),
     SealAll(Sender<Result<(), SpoolError>>),
     Close(Sender<Result<(), SpoolError>>),
 }
@@ -36,14 +41,22 @@ pub(crate) struct WriterHandle {
 
 impl WriterHandle {
     pub fn append(&self, table: &str, source: &str, batch: RecordBatch) -> Result<AppendTicket, SpoolError> {
-        // Encoding happens on the caller's thread, so it runs in parallel across requests; the
-        // writer thread only writes and syncs.
-        let mut bytes = Vec::with_capacity(batch.get_array_memory_size() / 2 + 256);
-        let rows = encode_batch(&mut bytes, source, &batch)?;
+        // A large batch is encoded here, on the caller's thread, in parallel with other requests.
+        // Small ones are encoded on the writer thread, merged with the other small appends of
+        // their group that share a table and a source (see `Writer::commit`): per record, the
+        // encoding here and the decoding at delivery cost more than a small batch's rows do.
+        let payload = if batch.num_rows() >= MERGE_BELOW_ROWS {
+            let mut bytes = Vec::with_capacity(batch.get_array_memory_size() / 2 + 256);
+            let rows = encode_batch(&mut bytes, source, &batch)?;
+            Payload::Encoded(bytes, rows)
+        } else {
+            Payload::Batch(batch)
+        };
         let (reply, ticket) = tokio::sync::oneshot::channel();
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         let tx = tx.as_ref().ok_or(SpoolError::Closed)?;
-        tx.send(Cmd::Append { table: table.to_string(), bytes, rows, reply }).map_err(|_| SpoolError::Closed)?;
+        let pending = Pending { table: table.to_string(), source: source.to_string(), payload, reply };
+        tx.send(Cmd::Append(pending)).map_err(|_| SpoolError::Closed)?;
         Ok(ticket)
     }
 
@@ -135,9 +148,88 @@ pub(crate) fn start(shared: Arc<Shared>, next_seq: HashMap<String, u64>) -> Resu
 
 struct Pending {
     table: String,
-    bytes: Vec<u8>,
-    rows: u32,
+    source: String,
+    payload: Payload,
     reply: Reply,
+}
+
+/// What an append carries to the writer thread.
+enum Payload {
+    /// A small batch, to be merged with others into one record.
+    Batch(RecordBatch),
+    /// A record already encoded, and its rows.
+    Encoded(Vec<u8>, u32),
+}
+
+impl Payload {
+    fn size(&self) -> usize {
+        match self {
+            Payload::Batch(b) => b.get_array_memory_size(),
+            Payload::Encoded(bytes, _) => bytes.len(),
+        }
+    }
+}
+
+/// Appends of one group that become one spool record: one encoded append, or small batches of
+/// the same table, source and schema.
+struct Record {
+    table: String,
+    source: String,
+    batches: Vec<RecordBatch>,
+    encoded: Option<(Vec<u8>, u32)>,
+    replies: Vec<Reply>,
+}
+
+/// The appends of a group, as records in order of first arrival. Appends of one table and
+/// source keep their order; the order between tables or sources does not matter to a store.
+fn merge_into_records(group: Vec<Pending>) -> Vec<Record> {
+    let mut records: Vec<Record> = Vec::new();
+    let mut open: HashMap<(String, String), usize> = HashMap::new();
+    for p in group {
+        let key = (p.table, p.source);
+        let batch = match p.payload {
+            Payload::Encoded(bytes, rows) => {
+                let (table, source) = key;
+                records.push(Record {
+                    table,
+                    source,
+                    batches: vec![],
+                    encoded: Some((bytes, rows)),
+                    replies: vec![p.reply],
+                });
+                continue;
+            }
+            Payload::Batch(b) => b,
+        };
+        if let Some(&i) = open.get(&key) {
+            let r = &mut records[i];
+            if r.batches[0].schema_ref() == batch.schema_ref() {
+                r.batches.push(batch);
+                r.replies.push(p.reply);
+                continue;
+            }
+        }
+        open.insert(key.clone(), records.len());
+        let (table, source) = key;
+        records.push(Record { table, source, batches: vec![batch], encoded: None, replies: vec![p.reply] });
+    }
+    records
+}
+
+/// One record's bytes and rows: its batches concatenated and encoded once.
+fn encode_record(source: &str, batches: &[RecordBatch]) -> Result<(Vec<u8>, u32), SpoolError> {
+    let merged;
+    let batch = match batches {
+        [one] => one,
+        _ => {
+            merged = arrow_select::concat::concat_batches(batches[0].schema_ref(), batches)
+                .map_err(|e| SpoolError::Encode(format!("cannot merge batches: {e}")))?;
+            &merged
+        }
+    };
+    let mut bytes = Vec::with_capacity(batch.get_array_memory_size() / 2 + 256);
+    let rows = encode_batch(&mut bytes, source, batch)?;
+    Ok((bytes, rows))
 }
 
 impl Writer {
@@ -161,7 +253,7 @@ impl Writer {
             let mut control: Option<Cmd> = None;
             if let Some(c) = cmd {
                 match c {
-                    Cmd::Append { table, bytes, rows, reply } => group.push(Pending { table, bytes, rows, reply }),
+                    Cmd::Append(p) => group.push(p),
                     other => control = Some(other),
                 }
             }
@@ -189,7 +281,7 @@ impl Writer {
     fn gather(&mut self, rx: &Receiver<Cmd>, group: &mut Vec<Pending>) -> Option<Cmd> {
         let interval = self.shared.opts.fsync_interval;
         let until = self.last_sync + interval;
-        let mut size: usize = group.iter().map(|p| p.bytes.len()).sum();
+        let mut size: usize = group.iter().map(|p| p.payload.size()).sum();
         loop {
             if size >= GROUP_BYTES {
                 return None;
@@ -208,9 +300,9 @@ impl Writer {
                 }
             };
             match next {
-                Some(Cmd::Append { table, bytes, rows, reply }) => {
-                    size += bytes.len();
-                    group.push(Pending { table, bytes, rows, reply });
+                Some(Cmd::Append(p)) => {
+                    size += p.payload.size();
+                    group.push(p);
                 }
                 Some(other) => return Some(other),
                 None => return None,
@@ -218,16 +310,29 @@ impl Writer {
         }
     }
 
+    /// Writes a group and syncs it. The appends of one table and source become one record, so
+    /// many small requests cost one encoding here and one decoding at delivery, not one each.
     fn commit(&mut self, group: Vec<Pending>) {
         let mut ok: Vec<Reply> = Vec::with_capacity(group.len());
-        let mut failed_tables: Vec<String> = Vec::new();
-        for p in group {
-            match self.write_one(&p.table, &p.bytes, p.rows) {
-                Ok(()) => ok.push(p.reply),
-                Err(e) => {
-                    tracing::error!(table = %p.table, error = %e, "spool append failed");
-                    let _ = p.reply.send(Err(e));
-                    failed_tables.push(p.table);
+        for r in merge_into_records(group) {
+            let encoded = match r.encoded.map(Ok).unwrap_or_else(|| encode_record(&r.source, &r.batches)) {
+                Err(_) if r.batches.len() > 1 => {
+                    // Encode them one by one, so only the append that cannot be encoded fails.
+                    r.batches.iter().map(|b| encode_record(&r.source, std::slice::from_ref(b))).collect()
+                }
+                one => vec![one],
+            };
+            let replies: Vec<Vec<Reply>> =
+                if encoded.len() == 1 { vec![r.replies] } else { r.replies.into_iter().map(|x| vec![x]).collect() };
+            for (e, replies) in encoded.into_iter().zip(replies) {
+                match e.and_then(|(bytes, rows)| self.write_one(&r.table, &bytes, rows)) {
+                    Ok(()) => ok.extend(replies),
+                    Err(e) => {
+                        tracing::error!(table = %r.table, error = %e, "spool append failed");
+                        for reply in replies {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                    }
                 }
             }
         }
@@ -247,9 +352,6 @@ impl Writer {
                 self.rollback_unsynced();
             }
         }
-        for t in failed_tables {
-            self.rollback_table(&t);
-        }
     }
 
     fn write_one(&mut self, table: &str, bytes: &[u8], rows: u32) -> Result<(), SpoolError> {
@@ -258,7 +360,14 @@ impl Writer {
             self.open.insert(table.to_string(), seg);
         }
         let seg = self.open.get_mut(table).ok_or(SpoolError::Closed)?;
-        seg.file.write_all(bytes)?;
+        if let Err(e) = seg.file.write_all(bytes) {
+            // Cut a partial write off at once: records written after it in this group must not
+            // follow a torn one (recovery would end the segment there).
+            use std::io::Seek;
+            let _ = seg.file.set_len(seg.len);
+            let _ = seg.file.seek(std::io::SeekFrom::Start(seg.len));
+            return Err(e.into());
+        }
         seg.len += bytes.len() as u64;
         seg.rows += rows as u64;
         self.open_fill.lock().unwrap_or_else(|p| p.into_inner()).insert(table.to_string(), (seg.rows, seg.len));

@@ -270,3 +270,36 @@ fn bad_table_names_are_refused() {
     let (spool, _) = Spool::open(opts(dir.path())).unwrap();
     assert!(matches!(spool.append("../etc", "x", batch(0, 1)), Err(SpoolError::BadTable(_))));
 }
+
+#[tokio::test]
+async fn small_appends_of_one_group_share_a_record_per_source_and_keep_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // A long interval, so the appends queued together are one group.
+    let (spool, _) =
+        Spool::open(SpoolOptions { fsync_interval: Duration::from_millis(200), ..opts(dir.path()) }).unwrap();
+    append(&spool, "t", batch(-1, 1)).await; // starts the interval
+    let mut tickets = Vec::new();
+    for i in 0..40 {
+        let source = if i % 2 == 0 { "even" } else { "odd" };
+        tickets.push(spool.append("t", source, batch(i * 10, 10)).unwrap());
+    }
+    // A batch of 2,000 rows is written as its own record, between the others.
+    tickets.push(spool.append("t", "even", batch(1_000, 2_000)).unwrap());
+    for t in tickets {
+        t.await.unwrap().unwrap();
+    }
+    spool.seal_all().unwrap();
+    let sealed = spool.sealed("t");
+    let records = spool.read_segment("t", sealed[0].seq).unwrap();
+    assert_eq!(sealed[0].rows, 1 + 400 + 2_000);
+    assert!(records.len() < 10, "40 small appends merged into a few records, got {}", records.len());
+    assert!(records.iter().any(|r| r.batch.num_rows() == 2_000), "the large batch kept whole");
+    for source in ["even", "odd"] {
+        let of_source: Vec<_> =
+            records.iter().filter(|r| r.source == source && r.batch.num_rows() < 2_000).cloned().collect();
+        let got = ids(&of_source);
+        let want: Vec<i64> =
+            (0..40).filter(|i| (i % 2 == 0) == (source == "even")).flat_map(|i| i * 10..i * 10 + 10).collect();
+        assert_eq!(got, want, "rows of {source} in arrival order");
+    }
+}
