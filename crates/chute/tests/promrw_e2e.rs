@@ -256,3 +256,164 @@ fn debian_prometheus_remote_writes_its_own_series_to_chute() {
             >= 1
     );
 }
+
+/// The Prometheus exposition format's protobuf messages (`io.prometheus.client`, metrics.proto),
+/// as much of them as a native histogram needs.
+mod exposition {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct MetricFamily {
+        #[prost(string, optional, tag = "1")]
+        pub name: Option<String>,
+        #[prost(string, optional, tag = "2")]
+        pub help: Option<String>,
+        /// 4 = HISTOGRAM.
+        #[prost(int32, optional, tag = "3")]
+        pub r#type: Option<i32>,
+        #[prost(message, repeated, tag = "4")]
+        pub metric: Vec<Metric>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Metric {
+        #[prost(message, repeated, tag = "1")]
+        pub label: Vec<LabelPair>,
+        #[prost(message, optional, tag = "7")]
+        pub histogram: Option<Histogram>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct LabelPair {
+        #[prost(string, optional, tag = "1")]
+        pub name: Option<String>,
+        #[prost(string, optional, tag = "2")]
+        pub value: Option<String>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Histogram {
+        #[prost(uint64, optional, tag = "1")]
+        pub sample_count: Option<u64>,
+        #[prost(double, optional, tag = "2")]
+        pub sample_sum: Option<f64>,
+        #[prost(sint32, optional, tag = "5")]
+        pub schema: Option<i32>,
+        #[prost(double, optional, tag = "6")]
+        pub zero_threshold: Option<f64>,
+        #[prost(uint64, optional, tag = "7")]
+        pub zero_count: Option<u64>,
+        #[prost(message, repeated, tag = "9")]
+        pub negative_span: Vec<BucketSpan>,
+        #[prost(sint64, repeated, packed = "false", tag = "10")]
+        pub negative_delta: Vec<i64>,
+        #[prost(message, repeated, tag = "12")]
+        pub positive_span: Vec<BucketSpan>,
+        #[prost(sint64, repeated, packed = "false", tag = "13")]
+        pub positive_delta: Vec<i64>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct BucketSpan {
+        #[prost(sint32, optional, tag = "1")]
+        pub offset: Option<i32>,
+        #[prost(uint32, optional, tag = "2")]
+        pub length: Option<u32>,
+    }
+}
+
+/// A scrape target that answers every request with `body` in the protobuf exposition format.
+fn serve_protobuf_metrics(body: Vec<u8>) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().map_while(Result::ok) {
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.google.protobuf; \
+                 proto=io.prometheus.client.MetricFamily; encoding=delimited\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&body));
+        }
+    });
+    port
+}
+
+#[test]
+fn debian_prometheus_remote_writes_the_native_histograms_it_scraped_to_chute() {
+    use exposition::*;
+    use prost::Message;
+    let bin = Path::new("/usr/bin/prometheus");
+    assert!(bin.exists(), "prometheus is installed by scripts/setup.sh");
+    // Schema 0 (base 2): 2 observations in (0.5, 1], 3 in (1, 2], none in (2, 4], 1 in (4, 8]; 1 in
+    // the zero bucket; one negative in [-2, -1).
+    let histogram = Histogram {
+        sample_count: Some(8),
+        sample_sum: Some(17.25),
+        schema: Some(0),
+        zero_threshold: Some(1e-9),
+        zero_count: Some(1),
+        negative_span: vec![BucketSpan { offset: Some(1), length: Some(1) }],
+        negative_delta: vec![1],
+        positive_span: vec![
+            BucketSpan { offset: Some(0), length: Some(2) },
+            BucketSpan { offset: Some(1), length: Some(1) },
+        ],
+        positive_delta: vec![2, 1, -2],
+    };
+    let family = MetricFamily {
+        name: Some("checkout_latency_seconds".into()),
+        help: Some("Checkout latency.".into()),
+        r#type: Some(4),
+        metric: vec![Metric {
+            label: vec![LabelPair { name: Some("route".into()), value: Some("/pay".into()) }],
+            histogram: Some(histogram),
+        }],
+    };
+    let target = serve_protobuf_metrics(family.encode_length_delimited_to_vec());
+
+    let dir = tempfile::tempdir().unwrap();
+    let chute = Chute::start(&dir.path().join("chute"), &[]);
+    let port = free_port();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+         scrape_configs:\n  - job_name: shop\n    static_configs:\n      - targets: ['127.0.0.1:{target}']\n\
+         remote_write:\n  - url: {}/api/v1/write\n    send_native_histograms: true\n    queue_config:\n      \
+         batch_send_deadline: 1s\n",
+        chute.url
+    );
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg, config).unwrap();
+    let prom = Killed(
+        Command::new(bin)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--enable-feature=native-histograms")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts"),
+    );
+    wait_for("a native histogram from prometheus", Duration::from_secs(90), || {
+        (metric(&chute.url, "chute_promrw_histograms_total") >= 2.0).then_some(())
+    });
+    drop(prom);
+    let store = stop_and_open(chute);
+    let q = |sql: &str| scalar(&store, sql);
+    let one = "FROM otel_metrics_exponential_histogram WHERE MetricName = 'checkout_latency_seconds' \
+               AND ServiceName = 'shop' AND Attributes['route'] = '/pay'";
+    assert!(q(&format!("SELECT count() {one}")) >= 2, "one row per scrape");
+    let exact = "AND Count = 8 AND Sum = 17.25 AND Scale = 0 AND ZeroCount = 1 AND PositiveOffset = -1 \
+                 AND PositiveBucketCounts = [2, 3, 0, 1] AND NegativeOffset = 0 AND NegativeBucketCounts = [1] \
+                 AND AggregationTemporality = 2";
+    assert_eq!(
+        q(&format!("SELECT count() {one} {exact}")),
+        q(&format!("SELECT count() {one}")),
+        "every scrape of the histogram is stored with its exact count, sum and buckets"
+    );
+}
