@@ -20,7 +20,7 @@ const GROUP_BYTES: usize = 16 << 20;
 
 /// Batches with fewer rows are merged into records on the writer thread; larger ones are
 /// encoded by the caller and written as they are.
-const MERGE_BELOW_ROWS: usize = 1024;
+const MERGE_BELOW_ROWS: usize = 512;
 
 type Reply = tokio::sync::oneshot::Sender<Result<(), SpoolError>>;
 
