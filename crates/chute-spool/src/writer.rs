@@ -364,8 +364,14 @@ impl Writer {
             // Cut a partial write off at once: records written after it in this group must not
             // follow a torn one (recovery would end the segment there).
             use std::io::Seek;
-            let _ = seg.file.set_len(seg.len);
-            let _ = seg.file.seek(std::io::SeekFrom::Start(seg.len));
+            let len = seg.len;
+            let cut = seg.file.set_len(len).and_then(|_| seg.file.seek(std::io::SeekFrom::Start(len)));
+            if let Err(cut) = cut {
+                // Leave the segment to recovery at the next start (which cuts it at its last
+                // whole record) and write on in a new one.
+                tracing::error!(table, error = %cut, "cannot cut a failed spool write; segment left for recovery");
+                self.open.remove(table);
+            }
             return Err(e.into());
         }
         seg.len += bytes.len() as u64;
