@@ -25,7 +25,7 @@ fn post(url: &str, table: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, 
 }
 
 /// Stops chute (which delivers what its spool holds) and opens its store.
-fn stop_and_open(chute: Chute) -> chute_store::embedded::EmbeddedStore {
+fn stop_and_open(chute: Chute) -> OpenStore {
     let dir = chute.dir.clone();
     let (status, _) = chute.term(Duration::from_secs(60));
     assert!(status.success());

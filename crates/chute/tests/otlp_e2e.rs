@@ -29,7 +29,7 @@ fn wait_delivered(url: &str) {
     });
 }
 
-fn stop_and_open(chute: Chute) -> chute_store::embedded::EmbeddedStore {
+fn stop_and_open(chute: Chute) -> OpenStore {
     let dir = chute.dir.clone();
     wait_delivered(&chute.url);
     let (status, _) = chute.term(Duration::from_secs(30));

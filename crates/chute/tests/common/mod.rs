@@ -167,14 +167,65 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 }
 
 /// Opens the embedded store of a stopped chute's data directory, in this test process.
-pub fn open_store(dir: &Path) -> chute_store::embedded::EmbeddedStore {
-    chute_store::embedded::EmbeddedStore::open(&chute_store::embedded::EmbeddedOptions {
-        path: dir.join("clickhouse"),
-        ingest_connections: 1,
-        query_connections: 1,
-        ..Default::default()
-    })
-    .expect("store opens")
+pub fn open_store(dir: &Path) -> OpenStore {
+    OpenStore(
+        chute_store::embedded::EmbeddedStore::open(&chute_store::embedded::EmbeddedOptions {
+            path: dir.join("clickhouse"),
+            ingest_connections: 1,
+            query_connections: 1,
+            ..Default::default()
+        })
+        .expect("store opens"),
+    )
+}
+
+/// The test process's engine, closed when this is dropped. A test declares its temporary
+/// directory first, so this drops before the directory is removed: otherwise the engine's
+/// background merges could run on in a deleted directory, and the engine aborts on the missing
+/// files (seen in CI) and leaves the test hanging.
+pub struct OpenStore(chute_store::embedded::EmbeddedStore);
+
+impl Drop for OpenStore {
+    fn drop(&mut self) {
+        chute_store::embedded::close_engine();
+    }
+}
+
+impl std::ops::Deref for OpenStore {
+    type Target = chute_store::embedded::EmbeddedStore;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for OpenStore {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl chute_store::Store for OpenStore {
+    fn target(&self) -> &str {
+        self.0.target()
+    }
+    fn insert(
+        &self,
+        table: &str,
+        batch: &arrow_array::RecordBatch,
+        token: &str,
+    ) -> Result<(), chute_store::StoreError> {
+        self.0.insert(table, batch, token)
+    }
+    fn query(
+        &self,
+        sql: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Vec<arrow_array::RecordBatch>, chute_store::StoreError> {
+        chute_store::Store::query(&self.0, sql, params)
+    }
+    fn execute(&self, sql: &str) -> Result<(), chute_store::StoreError> {
+        self.0.execute(sql)
+    }
 }
 
 pub fn scalar(store: &dyn chute_store::Store, sql: &str) -> u64 {
