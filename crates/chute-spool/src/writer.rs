@@ -175,9 +175,15 @@ impl Payload {
 struct Record {
     table: String,
     source: String,
-    batches: Vec<RecordBatch>,
-    encoded: Option<(Vec<u8>, u32)>,
+    body: Body,
     replies: Vec<Reply>,
+}
+
+enum Body {
+    /// Encoded by the caller, and its rows.
+    Encoded(Vec<u8>, u32),
+    /// To be concatenated and encoded here.
+    Batches(Vec<RecordBatch>),
 }
 
 /// The appends of a group, as records in order of first arrival. Appends of one table and
@@ -186,38 +192,35 @@ fn merge_into_records(group: Vec<Pending>) -> Vec<Record> {
     let mut records: Vec<Record> = Vec::new();
     let mut open: HashMap<(String, String), usize> = HashMap::new();
     for p in group {
-        let key = (p.table, p.source);
         let batch = match p.payload {
             Payload::Encoded(bytes, rows) => {
-                let (table, source) = key;
-                records.push(Record {
-                    table,
-                    source,
-                    batches: vec![],
-                    encoded: Some((bytes, rows)),
-                    replies: vec![p.reply],
-                });
+                let body = Body::Encoded(bytes, rows);
+                records.push(Record { table: p.table, source: p.source, body, replies: vec![p.reply] });
                 continue;
             }
             Payload::Batch(b) => b,
         };
-        if let Some(&i) = open.get(&key) {
-            let r = &mut records[i];
-            if r.batches[0].schema_ref() == batch.schema_ref() {
-                r.batches.push(batch);
-                r.replies.push(p.reply);
-                continue;
-            }
+        let key = (p.table, p.source);
+        if let Some(r) = open.get(&key).map(|&i| &mut records[i])
+            && let Body::Batches(batches) = &mut r.body
+            && batches[0].schema_ref() == batch.schema_ref()
+        {
+            batches.push(batch);
+            r.replies.push(p.reply);
+            continue;
         }
         open.insert(key.clone(), records.len());
         let (table, source) = key;
-        records.push(Record { table, source, batches: vec![batch], encoded: None, replies: vec![p.reply] });
+        records.push(Record { table, source, body: Body::Batches(vec![batch]), replies: vec![p.reply] });
     }
     records
 }
 
+/// A record's bytes and its rows.
+type Encoded = (Vec<u8>, u32);
+
 /// One record's bytes and rows: its batches concatenated and encoded once.
-fn encode_record(source: &str, batches: &[RecordBatch]) -> Result<(Vec<u8>, u32), SpoolError> {
+fn encode_record(source: &str, batches: &[RecordBatch]) -> Result<Encoded, SpoolError> {
     let merged;
     let batch = match batches {
         [one] => one,
@@ -315,17 +318,21 @@ impl Writer {
     fn commit(&mut self, group: Vec<Pending>) {
         let mut ok: Vec<Reply> = Vec::with_capacity(group.len());
         for r in merge_into_records(group) {
-            let encoded = match r.encoded.map(Ok).unwrap_or_else(|| encode_record(&r.source, &r.batches)) {
-                Err(_) if r.batches.len() > 1 => {
+            // What to write, each with the appends it answers.
+            let pieces: Vec<(Result<Encoded, SpoolError>, Vec<Reply>)> = match r.body {
+                Body::Encoded(bytes, rows) => vec![(Ok((bytes, rows)), r.replies)],
+                Body::Batches(batches) => match encode_record(&r.source, &batches) {
                     // Encode them one by one, so only the append that cannot be encoded fails.
-                    r.batches.iter().map(|b| encode_record(&r.source, std::slice::from_ref(b))).collect()
-                }
-                one => vec![one],
+                    Err(_) if batches.len() > 1 => batches
+                        .iter()
+                        .zip(r.replies)
+                        .map(|(b, reply)| (encode_record(&r.source, std::slice::from_ref(b)), vec![reply]))
+                        .collect(),
+                    encoded => vec![(encoded, r.replies)],
+                },
             };
-            let replies: Vec<Vec<Reply>> =
-                if encoded.len() == 1 { vec![r.replies] } else { r.replies.into_iter().map(|x| vec![x]).collect() };
-            for (e, replies) in encoded.into_iter().zip(replies) {
-                match e.and_then(|(bytes, rows)| self.write_one(&r.table, &bytes, rows)) {
+            for (encoded, replies) in pieces {
+                match encoded.and_then(|(bytes, rows)| self.write_one(&r.table, &bytes, rows)) {
                     Ok(()) => ok.extend(replies),
                     Err(e) => {
                         tracing::error!(table = %r.table, error = %e, "spool append failed");

@@ -1,11 +1,13 @@
 //! The spool's promises: an acknowledged append survives, a torn tail is cut at the last whole
 //! record, corruption is detected, limits are enforced, and sealing follows the batch limits.
 
-use arrow_array::{Int64Array, RecordBatch, StringArray};
+mod common;
+
+use arrow_array::{RecordBatch, StringArray};
 use chute_spool::{Plan, Spool, SpoolError, SpoolOptions};
+use common::{batch, ids};
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 fn opts(dir: &Path) -> SpoolOptions {
@@ -17,26 +19,6 @@ fn opts(dir: &Path) -> SpoolOptions {
         seal_bytes: 1 << 30,
         seal_age: Duration::from_secs(3600),
     }
-}
-
-fn batch(start: i64, n: i64) -> RecordBatch {
-    let ids: Vec<i64> = (start..start + n).collect();
-    let names: Vec<String> = ids.iter().map(|i| format!("row-{i}")).collect();
-    RecordBatch::try_from_iter(vec![
-        ("id", Arc::new(Int64Array::from(ids)) as _),
-        ("name", Arc::new(StringArray::from(names)) as _),
-    ])
-    .unwrap()
-}
-
-fn ids(records: &[chute_spool::SpoolRecord]) -> Vec<i64> {
-    records
-        .iter()
-        .flat_map(|r| {
-            let c = r.batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
-            c.values().to_vec()
-        })
-        .collect()
 }
 
 async fn append(spool: &Spool, table: &str, b: RecordBatch) {

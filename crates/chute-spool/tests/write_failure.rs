@@ -2,20 +2,11 @@
 //! the appends after it are not written behind a torn record. Its own test binary: the limit
 //! applies to the whole process.
 
-use arrow_array::{Int64Array, RecordBatch, StringArray};
-use chute_spool::{Spool, SpoolOptions};
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-fn batch(start: i64, n: i64) -> RecordBatch {
-    let ids: Vec<i64> = (start..start + n).collect();
-    let names: Vec<String> = ids.iter().map(|i| format!("row-{i}")).collect();
-    RecordBatch::try_from_iter(vec![
-        ("id", Arc::new(Int64Array::from(ids)) as _),
-        ("name", Arc::new(StringArray::from(names)) as _),
-    ])
-    .unwrap()
-}
+use chute_spool::{Spool, SpoolOptions};
+use common::{batch, ids};
+use std::time::Duration;
 
 #[tokio::test]
 async fn appends_after_a_failed_write_are_kept_whole() {
@@ -45,9 +36,5 @@ async fn appends_after_a_failed_write_are_kept_whole() {
     let sealed = spool.sealed("t");
     assert_eq!(sealed.len(), 1);
     let records = spool.read_segment("t", sealed[0].seq).expect("no torn record in the segment");
-    let ids: Vec<i64> = records
-        .iter()
-        .flat_map(|r| r.batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec())
-        .collect();
-    assert_eq!(ids, (0..20).collect::<Vec<_>>(), "both acknowledged appends, nothing of the failed one");
+    assert_eq!(ids(&records), (0..20).collect::<Vec<_>>(), "both acknowledged appends, nothing of the failed one");
 }

@@ -205,10 +205,27 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-#[test]
-fn debian_prometheus_remote_writes_its_own_series_to_chute() {
+/// Debian's `prometheus` with `config`, its data in `dir`, its web interface on `port`.
+fn start_prometheus(dir: &Path, port: u16, config: &str, extra_args: &[&str]) -> Killed {
     let bin = Path::new("/usr/bin/prometheus");
     assert!(bin.exists(), "prometheus is installed by scripts/setup.sh");
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, config).unwrap();
+    Killed(
+        Command::new(bin)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts"),
+    )
+}
+
+#[test]
+fn debian_prometheus_remote_writes_its_own_series_to_chute() {
     let dir = tempfile::tempdir().unwrap();
     let chute = Chute::start(&dir.path().join("chute"), &[]);
     let port = free_port();
@@ -219,18 +236,7 @@ fn debian_prometheus_remote_writes_its_own_series_to_chute() {
          metadata_config:\n      send_interval: 1s\n",
         chute.url
     );
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg, config).unwrap();
-    let prom = Killed(
-        Command::new(bin)
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus starts"),
-    );
+    let prom = start_prometheus(dir.path(), port, &config, &[]);
     // Two scrapes' worth of samples (a self-scrape has ~350 series).
     wait_for("prometheus' samples", Duration::from_secs(90), || {
         (metric(&chute.url, "chute_promrw_samples_total") >= 700.0).then_some(())
@@ -347,8 +353,6 @@ fn serve_protobuf_metrics(body: Vec<u8>) -> u16 {
 fn debian_prometheus_remote_writes_the_native_histograms_it_scraped_to_chute() {
     use exposition::*;
     use prost::Message;
-    let bin = Path::new("/usr/bin/prometheus");
-    assert!(bin.exists(), "prometheus is installed by scripts/setup.sh");
     // Schema 0 (base 2): 2 observations in (0.5, 1], 3 in (1, 2], none in (2, 4], 1 in (4, 8]; 1 in
     // the zero bucket; one negative in [-2, -1).
     let histogram = Histogram {
@@ -386,19 +390,7 @@ fn debian_prometheus_remote_writes_the_native_histograms_it_scraped_to_chute() {
          batch_send_deadline: 1s\n",
         chute.url
     );
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg, config).unwrap();
-    let prom = Killed(
-        Command::new(bin)
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--enable-feature=native-histograms")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus starts"),
-    );
+    let prom = start_prometheus(dir.path(), port, &config, &["--enable-feature=native-histograms"]);
     wait_for("a native histogram from prometheus", Duration::from_secs(90), || {
         (metric(&chute.url, "chute_promrw_histograms_total") >= 2.0).then_some(())
     });
