@@ -1,13 +1,14 @@
 //! `chute bench wrk`: the fixed-payload HTTP benchmark peers are measured with on this kind of
 //! machine: wrk, 2 threads, 16 connections, 20 s after a 5 s warm-up, one captured fixture body
 //! (for events, one generated NDJSON body) per request, against `chute serve` on the embedded
-//! engine with the spool on (the durable path). Reports items/s (requests/s × items per body),
-//! chute's CPU (cores busy) and peak RSS.
+//! engine with the spool on (the durable path), a fresh chute per case. Reports items/s
+//! (requests/s × items per body, acknowledged), what the store confirmed meanwhile, chute's CPU
+//! (cores busy) and peak RSS.
 //!
 //! wrk is an external tool (Debian package `wrk`; `make bench` installs it). A case whose
 //! endpoint this chute does not serve (a 404 on the probe request) is reported as skipped.
 
-use crate::bench_cmd::{BenchRow, StepResult, bench_dir, chute_command, emit, wait_ready};
+use crate::bench_cmd::{BenchRow, StepResult, bench_dir, chute_command, emit, rows_written, scrape, wait_ready};
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -262,15 +263,14 @@ fn wrk(args: &WrkArgs, url: &str, script: &Path, seconds: u64) -> anyhow::Result
     parse_wrk(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// A gauge's value from chute's Prometheus text (0 when absent).
+fn gauge(text: &str, name: &str) -> f64 {
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
+}
+
 pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
     let dir = bench_dir(args.dir.clone())?;
-    let data = dir.join("wrk-data");
-    let _ = std::fs::remove_dir_all(&data);
-    std::fs::create_dir_all(&data)?;
-    let server = Served::start(&data, &args.server_set, &dir.join("wrk-chute.log"))?;
     let http = reqwest::Client::new();
-    // Not-ready answers 503: a probe before that would skip the case as not served.
-    wait_ready(&http, &server.main).await?;
     let mut rows = Vec::new();
     let mut details = Vec::new();
     let all = cases(&args.fixtures, events_body_file(&dir)?);
@@ -283,6 +283,15 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
     }
     let chosen = all.into_iter().filter(|c| args.only.is_empty() || args.only.iter().any(|n| n == short(c)));
     for case in chosen {
+        // Each case gets a chute of its own on an empty data directory, as each peer figure is a
+        // run of its own: the previous case's backlog (acknowledged into the spool, still being
+        // stored) would take CPU from this one, and the peak RSS would be the previous case's.
+        let data = dir.join(format!("wrk-data-{}", short(&case)));
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::create_dir_all(&data)?;
+        let server = Served::start(&data, &args.server_set, &dir.join(format!("wrk-chute-{}.log", short(&case))))?;
+        // Not-ready answers 503: a probe before that would skip the case as not served.
+        wait_ready(&http, &server.main).await?;
         let base = if case.otlp { &server.otlp_http } else { &server.main };
         let url = format!("{base}{}", case.path);
         let body = std::fs::read(&case.body).with_context(|| format!("cannot read {}", case.body.display()))?;
@@ -304,20 +313,33 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
         let script = lua_script(&case, &dir)?;
         wrk(&args, &url, &script, args.warmup_seconds)?;
         let (cpu0, _) = server.cpu_and_peak_rss();
+        let stored0 = rows_written(&scrape(&http, &server.main).await);
         let t0 = Instant::now();
         let w = wrk(&args, &url, &script, args.seconds)?;
         let elapsed = t0.elapsed().as_secs_f64();
         let (cpu1, rss) = server.cpu_and_peak_rss();
+        let after = scrape(&http, &server.main).await;
+        // What the store confirmed while wrk ran, and what was acknowledged (spooled) but not
+        // yet stored when it stopped: the durable path answers at the spool's pace, and the
+        // store drains behind it.
+        let stored = (rows_written(&after) - stored0).max(0.0) / elapsed;
+        let backlog = gauge(&after, "chute_spool_rows");
+        drop(server);
+        // The backlog left in the spool is gigabytes after the events case.
+        let _ = std::fs::remove_dir_all(&data);
         let cores = (cpu1 - cpu0) / elapsed;
         let items = w.requests_per_s * case.items_per_body as f64;
         let line = format!(
-            "{}: {:.0} items/s ({:.0} requests/s, {} not 2xx, p99 {}), chute {:.2} cores, peak RSS {} MiB; \
+            "{}: {:.0} items/s ({:.0} requests/s, {} not 2xx, p99 {}), stored while running {:.0} items/s \
+             ({:.0} left in the spool), chute {:.2} cores, peak RSS {} MiB; \
              peer (Vector, blackhole, no storage) {:.0} items/s = {:.0}%",
             case.name,
             items,
             w.requests_per_s,
             w.non_2xx,
             w.latency_p99_ms.map(|v| format!("{v:.1} ms")).unwrap_or_else(|| "?".into()),
+            stored,
+            backlog,
             cores,
             rss.map(|b| b / (1024 * 1024)).unwrap_or(0),
             case.peer,
@@ -338,10 +360,10 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
         details.push(serde_json::json!({
             "case": case.name, "items_per_s": items, "requests_per_s": w.requests_per_s,
             "requests": w.requests, "non_2xx": w.non_2xx, "chute_cores": cores,
+            "stored_items_per_s": stored, "spool_rows_left": backlog,
             "peak_rss_bytes": rss, "peer_items_per_s": case.peer,
         }));
     }
-    drop(server);
     emit(&StepResult { kind: "wrk".into(), rows, details: serde_json::Value::Array(details) }, args.json)?;
     Ok(0)
 }
@@ -363,5 +385,12 @@ mod tests {
         assert_eq!(w.latency_p99_ms, Some(8.41));
         assert_eq!(parse_duration_ms("812.00us"), Some(0.812));
         assert!(parse_wrk("garbage").is_err());
+    }
+
+    #[test]
+    fn reads_a_gauge_by_its_exact_name() {
+        let text = "# HELP chute_spool_rows rows\nchute_spool_rows_limit 9\nchute_spool_rows 372000\n";
+        assert_eq!(gauge(text, "chute_spool_rows"), 372_000.0);
+        assert_eq!(gauge(text, "chute_spool_bytes"), 0.0);
     }
 }
