@@ -31,7 +31,9 @@
 //! One writer thread owns the open segments. It takes every append waiting in its queue, writes
 //! them, `fdatasync`s each file it touched (and the directory when a file was created), and only
 //! then answers each append. Appends that arrive during a sync join the next group, so a busy
-//! spool syncs about once per `fsync_interval` and an idle one answers as soon as the sync ends.
+//! spool syncs about once per `fsync_interval` (counted from the start of the previous sync, so
+//! a sync slower than the interval is followed at once by the next) and an idle one answers as
+//! soon as the sync ends.
 //!
 //! Small batches (under 512 rows) of one group that share a table, a source and a schema are
 //! concatenated into one record, in arrival order: a record's fixed cost (IPC schema and

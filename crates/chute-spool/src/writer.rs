@@ -343,8 +343,11 @@ impl Writer {
                 }
             }
         }
-        let sync = self.sync_dirty();
+        // The interval runs from the start of a sync, so it bounds how often the spool syncs
+        // without adding itself to every sync's duration: a sync that took longer than the
+        // interval is followed at once by the next group's.
         self.last_sync = Instant::now();
+        let sync = self.sync_dirty();
         match sync {
             Ok(()) => {
                 for r in ok {
