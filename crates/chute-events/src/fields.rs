@@ -12,35 +12,48 @@ use std::fmt;
 /// column's name (used only when no field has the column's exact name).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FieldKeys {
-    by_name: HashMap<String, Vec<(usize, bool)>>,
+    /// Looked up once per field of every message: a fast hasher (the names are the table's
+    /// columns, not the sender's, so there is nothing to flood).
+    by_name: HashMap<String, Vec<(usize, bool)>, foldhash::fast::RandomState>,
     columns: usize,
+    /// Some column has a lowercase alternative.
+    any_lower: bool,
 }
 
 impl FieldKeys {
     /// `names[i]`: the column's exact name and its lowercase alternative, for field columns.
     pub(crate) fn new(names: &[Option<(&str, Option<&str>)>]) -> FieldKeys {
-        let mut by_name: HashMap<String, Vec<(usize, bool)>> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<(usize, bool)>, foldhash::fast::RandomState> = HashMap::default();
+        let mut any_lower = false;
         for (i, n) in names.iter().enumerate() {
             if let Some((exact, lower)) = n {
                 by_name.entry(exact.to_string()).or_default().push((i, true));
                 if let Some(l) = lower {
                     by_name.entry(l.to_string()).or_default().push((i, false));
+                    any_lower = true;
                 }
             }
         }
-        FieldKeys { by_name, columns: names.len() }
+        FieldKeys { by_name, columns: names.len(), any_lower }
     }
 
     /// The value of each column's field (None: absent), or why the payload is not a JSON object.
     pub(crate) fn parse(&self, payload: &[u8]) -> Result<Vec<Option<Value>>, String> {
-        let mut slots = Slots { exact: vec![None; self.columns], lower: vec![None; self.columns], not_object: None };
+        let lower = if self.any_lower { vec![None; self.columns] } else { Vec::new() };
+        let mut slots = Slots { exact: vec![None; self.columns], lower, not_object: None };
         let mut de = serde_json::Deserializer::from_slice(payload);
         let parsed = de.deserialize_any(ObjectVisitor { keys: self, slots: &mut slots }).and_then(|()| de.end());
         if let Some(what) = slots.not_object {
             return Err(format!("expected a JSON object, got {what}"));
         }
         parsed.map_err(|e| format!("invalid JSON: {e}"))?;
-        Ok(slots.exact.into_iter().zip(slots.lower).map(|(e, l)| e.or(l)).collect())
+        let mut values = slots.exact;
+        for (e, l) in values.iter_mut().zip(slots.lower) {
+            if e.is_none() {
+                *e = l;
+            }
+        }
+        Ok(values)
     }
 }
 

@@ -47,6 +47,7 @@ use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, FieldRef, Fields as ArrowFields, Schema, SchemaRef, TimeUnit};
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 pub use documents::{BodyFormat, Document, split_documents};
@@ -321,17 +322,29 @@ impl Decoder {
 
     /// Decodes `messages` into one batch; undecodable messages are rejected with the reason.
     pub fn decode(&self, messages: &[Message<'_>]) -> Decoded {
-        let mut cols: Vec<Builder> =
-            self.specs.iter().map(|s| Builder::for_column(s.shape, s.kind, messages.len())).collect();
+        let payload_bytes: usize = messages.iter().map(|m| m.payload.len()).sum();
+        let mut cols: Vec<Builder> = self
+            .specs
+            .iter()
+            .map(|s| match s.source {
+                // The message's text, sized for all of it at once.
+                Source::WholeMessage => Builder::Str(StringBuilder::with_capacity(messages.len(), payload_bytes)),
+                _ => Builder::for_column(s.shape, s.kind, messages.len()),
+            })
+            .collect();
         let mut rows = Vec::with_capacity(messages.len());
         let mut rejected = Vec::new();
         let mut cells: Vec<Cell> = Vec::with_capacity(self.specs.len());
         for (i, m) in messages.iter().enumerate() {
             cells.clear();
             match self.row(m, &mut cells) {
-                Ok(()) => {
+                Ok(whole) => {
                     for (b, c) in cols.iter_mut().zip(cells.drain(..)) {
-                        b.push(c);
+                        match (c, b, &whole) {
+                            // Appended straight from the payload: no copy per column.
+                            (Cell::Whole, Builder::Str(b), Some(text)) => b.append_value(text),
+                            (c, b, _) => b.push(c),
+                        }
                     }
                     rows.push(i);
                 }
@@ -344,14 +357,19 @@ impl Decoder {
         Decoded { batch, rows, rejected }
     }
 
-    /// Converts one message into one cell per column, or says why it cannot.
-    fn row(&self, m: &Message<'_>, out: &mut Vec<Cell>) -> Result<(), String> {
+    /// Converts one message into one cell per column, or says why it cannot. Returns the whole
+    /// message as text when a column keeps it ([`Cell::Whole`] stands for it).
+    fn row<'m>(&self, m: &Message<'m>, out: &mut Vec<Cell>) -> Result<Option<Cow<'m, str>>, String> {
         let (object, whole) = match &self.format {
             Format::Json => {
                 // Only the fields columns take are built (no map of the whole object).
                 let slots = self.keys.parse(m.payload)?;
-                // The payload is already JSON text: kept as sent.
-                let whole = self.wants_whole().then(|| String::from_utf8_lossy(m.payload).into_owned());
+                // The payload is already JSON text: kept as sent (borrowed when it is valid
+                // UTF-8; `from_utf8` checks ASCII a word at a time, `from_utf8_lossy` did not).
+                let whole = self.wants_whole().then(|| match std::str::from_utf8(m.payload) {
+                    Ok(text) => Cow::Borrowed(text),
+                    Err(_) => String::from_utf8_lossy(m.payload),
+                });
                 (Fields::Slots(slots), whole)
             }
             Format::Protobuf(desc) => {
@@ -361,7 +379,7 @@ impl Decoder {
                     .map_err(|e| format!("protobuf {} has no JSON form: {e}", desc.full_name()))?;
                 match v {
                     Value::Object(o) => {
-                        let whole = self.wants_whole().then(|| Value::Object(o.clone()).to_string());
+                        let whole = self.wants_whole().then(|| Cow::Owned(Value::Object(o.clone()).to_string()));
                         (Fields::Map(o), whole)
                     }
                     other => return Err(format!("expected a message, got {}", kind_of(&other))),
@@ -390,7 +408,7 @@ impl Decoder {
                         _ => convert(s, v)?,
                     }
                 }
-                Source::WholeMessage => Cell::Str(whole.clone().unwrap_or_default()),
+                Source::WholeMessage => Cell::Whole,
                 Source::Stream => Cell::Str(m.stream.to_string()),
                 Source::Subject => Cell::Str(m.subject.to_string()),
                 Source::Seq => Cell::U64(m.seq),
@@ -401,7 +419,7 @@ impl Decoder {
             };
             out.push(cell);
         }
-        Ok(())
+        Ok(whole)
     }
 
     fn wants_whole(&self) -> bool {
@@ -593,6 +611,8 @@ fn nanos_per(u: TimeUnit) -> i64 {
 /// One converted value.
 enum Cell {
     Null,
+    /// The whole message, as the row's text (see [`Decoder::decode`]).
+    Whole,
     Str(String),
     I64(i64),
     U64(u64),
@@ -1058,6 +1078,27 @@ mod tests {
         assert_eq!((data.value(0), data.value(1), data.value(2)), (r#"{"k":1}"#, "{}", r#"{"t":2}"#));
         assert_eq!(b.column(5).as_string::<i32>().value(1), r#"{"id":"b","at":1700000000}"#);
         assert_eq!(b.column(6).as_primitive::<UInt64Type>().values().to_vec(), vec![7, 8, 11]);
+    }
+
+    #[test]
+    fn the_whole_message_is_kept_as_sent_and_bytes_that_are_not_utf8_become_replacement_characters() {
+        let d = Decoder::new(&cols(), Format::Json, Some("raw")).unwrap();
+        // A field no column takes is skipped without being read as text: its bad byte reaches
+        // only the whole-message column.
+        let bad: &[u8] = b"{\"id\":\"e\",\"note\":\"caf\xe9\"}";
+        let good = r#"{"id":"f", "note":"café ☕"}"#;
+        let msgs = [
+            Message { payload: bad, stream: "s", seq: 1, subject: "x", published_ns: 0 },
+            msg(good, 2),
+            msg(r#"{"id":"g"}"#, 3),
+        ];
+        let out = d.decode(&msgs);
+        assert_eq!(out.rows, vec![0, 1, 2], "{:?}", out.rejected);
+        let raw = out.batch.column(5).as_string::<i32>();
+        assert_eq!(raw.value(0), "{\"id\":\"e\",\"note\":\"caf\u{fffd}\"}");
+        assert_eq!(raw.value(1), good);
+        assert_eq!(raw.value(2), r#"{"id":"g"}"#);
+        assert_eq!(out.batch.column(0).as_string::<i32>().value(1), "f");
     }
 
     #[test]
