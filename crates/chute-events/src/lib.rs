@@ -360,7 +360,7 @@ impl Decoder {
     /// Converts one message into one cell per column, or says why it cannot. Returns the whole
     /// message as text when a column keeps it ([`Cell::Whole`] stands for it).
     fn row<'m>(&self, m: &Message<'m>, out: &mut Vec<Cell>) -> Result<Option<Cow<'m, str>>, String> {
-        let (object, whole) = match &self.format {
+        let (mut object, whole) = match &self.format {
             Format::Json => {
                 // Only the fields columns take are built (no map of the whole object).
                 let slots = self.keys.parse(m.payload)?;
@@ -389,6 +389,14 @@ impl Decoder {
         for (i, s) in self.specs.iter().enumerate() {
             let cell = match s.source {
                 Source::Field => {
+                    // A JSON string into a String column is moved, not copied (what `scalar`
+                    // would make of it is the same text).
+                    if let (Fields::Slots(slots), Shape::Scalar, Kind::Str) = (&mut object, &s.shape, &s.kind)
+                        && let Some(Value::String(x)) = slots[i].take_if(|v| matches!(v, Value::String(_)))
+                    {
+                        out.push(Cell::Str(x));
+                        continue;
+                    }
                     let v = match &object {
                         Fields::Slots(slots) => slots[i].as_ref(),
                         Fields::Map(object) => {
