@@ -388,15 +388,13 @@ fn ceiling(
                 seconds.push(secs);
             }
         }
-        let mut sorted = rates.clone();
-        sorted.sort_by(f64::total_cmp);
-        let rate = sorted[sorted.len() / 2];
+        let (rate, low, high) = median_low_high(&rates);
         say!(
             json,
             "engine ceiling (k6 shape): median of {rounds} rounds {} rows/s (lowest {}, highest {})",
             thousands(rate as u64),
-            thousands(sorted[0] as u64),
-            thousands(sorted[sorted.len() - 1] as u64)
+            thousands(low as u64),
+            thousands(high as u64)
         );
         Ok(StepResult {
             kind: "ceiling".into(),
@@ -462,7 +460,7 @@ async fn k6_import(samples: u64, rounds: u32, dir: &Path, json: bool) -> anyhow:
         say!(json, "  generated in {:.1} s", t0.elapsed().as_secs_f64());
     }
     let size = std::fs::metadata(&file)?.len();
-    let mut walls = Vec::new();
+    let mut rates = Vec::new();
     let mut details = Vec::new();
     for round in 1..=rounds.max(1) {
         let (wall, r) = k6_import_once(&file, samples, dir).await?;
@@ -477,22 +475,20 @@ async fn k6_import(samples: u64, rounds: u32, dir: &Path, json: bool) -> anyhow:
             r["seconds"].as_f64().unwrap_or(0.0),
             thousands(r["samples_per_second"].as_f64().unwrap_or(0.0) as u64)
         );
-        walls.push(wall);
+        rates.push(samples as f64 / wall);
         details.push(serde_json::json!({
             "wall_seconds": wall, "import_seconds": r["seconds"],
             "import_samples_per_second": r["samples_per_second"],
         }));
     }
-    let mut rates: Vec<f64> = walls.iter().map(|w| samples as f64 / w).collect();
-    rates.sort_by(f64::total_cmp);
-    let rate = rates[rates.len() / 2];
+    let (rate, low, high) = median_low_high(&rates);
     if rates.len() > 1 {
         say!(
             json,
             "k6 import: median {} samples/s (lowest {}, highest {})",
             thousands(rate as u64),
-            thousands(rates[0] as u64),
-            thousands(rates[rates.len() - 1] as u64)
+            thousands(low as u64),
+            thousands(high as u64)
         );
     }
     Ok(StepResult {
@@ -504,6 +500,13 @@ async fn k6_import(samples: u64, rounds: u32, dir: &Path, json: bool) -> anyhow:
         }],
         details: serde_json::json!({ "samples": samples, "file_bytes": size, "rounds": details }),
     })
+}
+
+/// The median, lowest and highest of repeated measurements (at least one).
+fn median_low_high(values: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    (sorted[sorted.len() / 2], sorted[0], sorted[sorted.len() - 1])
 }
 
 /// One `chute import` of `file` into an empty store: (wall seconds, the import's JSON report).
