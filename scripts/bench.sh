@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # `make bench`: chute's throughput and latency figures on this machine, in order:
-#   1. the engine's ceiling (k6 rows as Arrow batches straight into a fresh embedded store),
+#   1. the engine's ceiling per input: its rows as Arrow batches straight into a fresh embedded
+#      store (k6 samples; the rows of each wrk case's body: OTLP logs, traces, metrics, remote
+#      write, NDJSON events),
 #   2. `chute import` of a generated 5,000,000-sample k6 JSON file,
 #   3. chute serve under the load generator (InfluxDB writes as k6 sends them), with the spool
 #      on, the spool off, and a null store (the receive path alone),
-#   4. wrk with one captured fixture body per request (OTLP logs, remote write; and a generated
-#      NDJSON body of 1,000 events), 2 threads, 16 connections, 20 s after a 5 s warm-up: the
-#      benchmark peers were measured with.
+#   4. wrk with one captured fixture body per request (OTLP logs, traces and metrics, remote
+#      write; and a generated NDJSON body of 1,000 events), 2 threads, 16 connections, 20 s after
+#      a 5 s warm-up: the benchmark peers were measured with.
 # Prints the table beside the machine's description and writes everything to
 # bench-results/<timestamp>.json (compare two with `make bench-compare A.json B.json`).
 # Sized to finish within 15 minutes on a 2-core machine. Environment knobs:
-#   BENCH_ROWS (ceiling rows, 2000000), BENCH_SAMPLES (import samples, 5000000),
+#   BENCH_ROWS (k6 ceiling rows, 2000000), BENCH_INPUT_ROWS (the other ceilings, 1000000),
+#   BENCH_SAMPLES (import samples, 5000000),
 #   BENCH_DURATION (open-model measurement, 20s), BENCH_PEAK_DURATION (each closed run, 10s),
 #   BENCH_CONNECTIONS (peak search, "4,8"), BENCH_ROWS_PER_REQUEST (5000).
 set -euo pipefail
@@ -19,6 +22,7 @@ cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 BIN=target/release/chute
 ROWS=${BENCH_ROWS:-2000000}
+INPUT_ROWS=${BENCH_INPUT_ROWS:-1000000}
 SAMPLES=${BENCH_SAMPLES:-5000000}
 DURATION=${BENCH_DURATION:-20s}
 PEAK_DURATION=${BENCH_PEAK_DURATION:-10s}
@@ -39,8 +43,13 @@ unset CHUTE_CONFIG
 for v in $(env | grep -o '^CHUTE_[A-Z_]*' || true); do unset "$v"; done
 
 echo
-echo "bench 1/4: engine ceiling, $ROWS k6 rows"
+echo "bench 1/4: engine ceiling, $ROWS k6 rows, then $INPUT_ROWS rows of each other input"
 "$BIN" bench ceiling --rows "$ROWS" --shape k6 --dir "$work" --json >"$steps/1-ceiling.json"
+inputs="otlp-logs otlp-traces otlp-metrics remote-write events"
+for input in $inputs; do
+  "$BIN" bench ceiling --rows "$INPUT_ROWS" --shape "$input" --fixtures fixtures --dir "$work" --json \
+    >"$steps/1-ceiling-$input.json"
+done
 
 echo
 echo "bench 2/4: k6 import, $SAMPLES samples"
@@ -62,6 +71,7 @@ fi
 
 echo
 label=$(git rev-parse --short HEAD 2>/dev/null || true)
-"$BIN" bench report "$steps"/1-ceiling.json "$steps"/2-k6-import.json "$steps"/3-e2e.json "$steps"/4-wrk.json \
+"$BIN" bench report "$steps"/1-ceiling.json $(for i in $inputs; do echo "$steps/1-ceiling-$i.json"; done) \
+  "$steps"/2-k6-import.json "$steps"/3-e2e.json "$steps"/4-wrk.json \
   --out "bench-results/$stamp.json" ${label:+--label "$label"}
 echo "bench: finished in $(( $(date +%s) - started )) s"

@@ -94,12 +94,7 @@ struct TableSpec {
 fn declared(config: &Config, table: &str) -> Option<TableSpec> {
     let ev = &config.events;
     if table == DEFAULT_TABLE && ev.default_table {
-        return Some(TableSpec {
-            table_sql: String::new(),
-            json_column: "Event".into(),
-            time_column: "Timestamp".into(),
-            builtin: true,
-        });
+        return Some(TableSpec::builtin());
     }
     if is_reserved(table) {
         return None;
@@ -110,6 +105,18 @@ fn declared(config: &Config, table: &str) -> Option<TableSpec> {
         time_column: t.time_column.clone(),
         builtin: false,
     })
+}
+
+impl TableSpec {
+    /// The built-in `events` table: the whole event in `Event`, arrival time in `Timestamp`.
+    fn builtin() -> Self {
+        TableSpec {
+            table_sql: String::new(),
+            json_column: "Event".into(),
+            time_column: "Timestamp".into(),
+            builtin: true,
+        }
+    }
 }
 
 impl EventTables {
@@ -234,6 +241,15 @@ fn build_decoder(store: &dyn chute_store::Store, table: &str, spec: &TableSpec) 
         .map_err(|e| BuildError::Columns(format!("events table {table}: {e}")))
 }
 
+/// The built-in table's decoder, as `POST /api/v1/events/events` builds it (for benchmarks that
+/// make the same rows without a server). The store must have run its migrations.
+pub fn builtin_decoder(store: &dyn chute_store::Store) -> Result<Decoder, String> {
+    build_decoder(store, DEFAULT_TABLE, &TableSpec::builtin()).map_err(|e| match e {
+        BuildError::Store(e) => e.to_string(),
+        BuildError::Columns(m) => m,
+    })
+}
+
 /// NDJSON unless the body says it is one JSON document.
 fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -255,7 +271,7 @@ fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
 }
 
 /// Decodes every event of `body`; the first bad one refuses the whole body.
-fn decode_body(
+pub fn decode_body(
     decoder: &Decoder,
     body: &[u8],
     format: BodyFormat,

@@ -1,7 +1,7 @@
 //! `chute bench`: throughput and latency figures of this machine.
 //!
-//! - `ceiling`: the embedded engine alone: k6-shaped Arrow batches inserted straight into a
-//!   fresh store (no chute pipeline). chute end to end cannot beat it.
+//! - `ceiling` (`bench_ceiling.rs`): the embedded engine alone, per input: its rows inserted
+//!   straight into a fresh store (no chute pipeline). chute end to end cannot beat it.
 //! - `k6-import`: `chute import` (this binary, as a child process) of a generated k6 JSON file.
 //! - `e2e`: `chute serve` (this binary, as a child process) fed by the load generator: the
 //!   closed model finds the peak, the open model at 70% of it measures acknowledgement latency
@@ -18,6 +18,7 @@ use chute_config::Config;
 use chute_loadgen::{LoadOptions, Model, PayloadKind, Scenario, parse_duration};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,30 +32,9 @@ pub enum BenchCommand {
     /// NATS JetStream to committed rows: a pre-filled stream of ~300-byte JSON messages consumed
     /// by `chute serve`; messages/s until the consumer's ack floor reaches the last message.
     Nats(crate::bench_nats::NatsArgs),
-    /// The engine's ceiling: k6-shaped Arrow batches inserted directly into a fresh embedded store.
-    Ceiling {
-        /// Rows to insert.
-        #[arg(long, default_value_t = 2_000_000)]
-        rows: u64,
-        /// Row shape (k6: k6_samples rows as the fixture's run has them).
-        #[arg(long, default_value = "k6")]
-        shape: String,
-        /// Rows per Arrow batch (one insert each).
-        #[arg(long, default_value_t = 100_000)]
-        batch_rows: usize,
-        /// Measured rounds of `--rows` each (the table emptied between them); the median is reported.
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
-        /// Rounds before those, not counted: the engine's first inserts into a fresh process are
-        /// markedly slower (its allocator and caches are cold).
-        #[arg(long, default_value_t = 1)]
-        warmup_rounds: usize,
-        /// Where the temporary store goes (default: the system's temp directory).
-        #[arg(long, value_name = "DIR")]
-        dir: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
+    /// The engine's ceiling: an input's rows (k6 samples, OTLP logs, remote write, events, ...)
+    /// inserted directly into a fresh embedded store as Arrow batches.
+    Ceiling(crate::bench_ceiling::CeilingArgs),
     /// `chute import` of a generated k6 --out json file (cached in --dir by size).
     K6Import {
         #[arg(long, default_value_t = 5_000_000)]
@@ -122,7 +102,15 @@ pub enum BenchCommand {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct BenchRow {
     pub scenario: String,
+    /// Whose rows (k6, otlp-logs, remote-write, events, ...): a row is judged against the
+    /// ceiling of the same input. Files written before this field hold only k6 ceilings.
+    #[serde(default)]
+    pub input: Option<String>,
     pub rows_per_s: f64,
+    /// Rows the store confirmed per second while the load ran, where `rows_per_s` counts
+    /// acknowledgements (wrk: acknowledged means in the spool, and the store drains behind it).
+    #[serde(default)]
+    pub stored_rows_per_s: Option<f64>,
     pub ack_p50_ms: Option<f64>,
     pub ack_p99_ms: Option<f64>,
     pub flush_p99_ms: Option<f64>,
@@ -146,7 +134,11 @@ pub struct BenchFile {
     pub date: String,
     pub label: Option<String>,
     pub machine: Machine,
+    /// The k6 ceiling (kept for files compared with older ones).
     pub ceiling_rows_per_s: Option<f64>,
+    /// Every input's ceiling, by input (k6, otlp-logs, remote-write, events, ...).
+    #[serde(default)]
+    pub ceilings: BTreeMap<String, f64>,
     pub rows: Vec<BenchRow>,
     pub targets: Vec<TargetCheck>,
     pub steps: Vec<StepResult>,
@@ -189,22 +181,7 @@ macro_rules! say {
 
 pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<i32> {
     match cmd {
-        BenchCommand::Ceiling { rows, shape, batch_rows, rounds, warmup_rounds, dir, json } => {
-            if shape != "k6" {
-                bail!("--shape {shape:?}: only k6 is available");
-            }
-            let dir = match dir {
-                Some(d) => Some(bench_dir(Some(d))?),
-                None => None,
-            };
-            let config = config.clone();
-            let step = tokio::task::spawn_blocking(move || {
-                ceiling(&config, rows, batch_rows.max(1), (warmup_rounds, rounds.max(1)), dir, json)
-            })
-            .await??;
-            emit(&step, json)?;
-            Ok(0)
-        }
+        BenchCommand::Ceiling(args) => crate::bench_ceiling::run(config, args).await,
         BenchCommand::K6Import { samples, rounds, dir, json } => {
             let step = k6_import(samples, rounds, &bench_dir(dir)?, json).await?;
             emit(&step, json)?;
@@ -306,117 +283,6 @@ pub(crate) fn k6_batches(rows: usize, batch_rows: usize, testid: &str) -> Vec<ar
     out
 }
 
-fn ceiling(
-    config: &Config,
-    rows: u64,
-    batch_rows: usize,
-    (warmup_rounds, rounds): (usize, usize),
-    dir: Option<PathBuf>,
-    json: bool,
-) -> anyhow::Result<StepResult> {
-    use chute_store::Store;
-    use chute_store::embedded::{EmbeddedOptions, EmbeddedStore, close_engine};
-    let inserts = rows.div_ceil(batch_rows as u64) as usize;
-    // At most 10 distinct batches are built (and sent in turn) to keep memory bounded.
-    let distinct = inserts.min(10);
-    let built_rows = (distinct * batch_rows).min(rows as usize);
-    let t_build = Instant::now();
-    let batches = k6_batches(built_rows, batch_rows, "bench-ceiling");
-    let build_s = t_build.elapsed().as_secs_f64();
-    let arrow_bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() / batches.len();
-
-    let parent = dir.unwrap_or_else(std::env::temp_dir);
-    let root = parent.join(format!("chute-ceiling-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let result = (|| -> anyhow::Result<StepResult> {
-        let store = EmbeddedStore::open(&EmbeddedOptions {
-            chdb_library: config.store.embedded.chdb_library.clone(),
-            libpython: config.store.embedded.libpython.clone(),
-            path: root.join("clickhouse"),
-            ingest_connections: 1,
-            query_connections: 1,
-        })
-        .map_err(|e| anyhow::anyhow!(e.message))?;
-        chute_store::migrations::up(&store, None).context("applying migrations")?;
-        // One engine per process, so the rounds share it: the table is emptied (and its parts
-        // dropped) between rounds, and every round's tokens are its own.
-        let mut rates: Vec<f64> = Vec::with_capacity(rounds);
-        let mut seconds: Vec<f64> = Vec::with_capacity(rounds);
-        let mut inserts_done = 0usize;
-        for round in 0..warmup_rounds + rounds {
-            if round > 0 {
-                store.execute("TRUNCATE TABLE k6_samples SYNC").map_err(|e| anyhow::anyhow!(e.message))?;
-            }
-            let (mut left, mut i) = (rows, 0usize);
-            let t0 = Instant::now();
-            while left > 0 {
-                let b = &batches[i % batches.len()];
-                let b = if (b.num_rows() as u64) > left { b.slice(0, left as usize) } else { b.clone() };
-                store
-                    .insert("k6_samples", &b, &format!("bench-ceiling:{round}:{i}"))
-                    .map_err(|e| anyhow::anyhow!("insert {i}: {}", e.message))?;
-                left -= b.num_rows() as u64;
-                i += 1;
-            }
-            let secs = t0.elapsed().as_secs_f64();
-            let b = store.query("SELECT count() FROM k6_samples", &[]).map_err(|e| anyhow::anyhow!(e.message))?;
-            let stored = chute_store::rows::value_at(b[0].column(0), 0).as_u64().unwrap_or(0);
-            if stored != rows {
-                bail!("the store holds {stored} rows after inserting {rows}");
-            }
-            let rate = rows as f64 / secs;
-            let warmup = round < warmup_rounds;
-            say!(
-                json,
-                "engine ceiling (k6 shape), {} {}: {} rows in {i} inserts of up to {} rows: \
-                 {secs:.2} s, {} rows/s (~{:.0} MB/s of Arrow; {} rows stored)",
-                if warmup { "warm-up round" } else { "round" },
-                if warmup {
-                    format!("{}/{warmup_rounds}", round + 1)
-                } else {
-                    format!("{}/{rounds}", round + 1 - warmup_rounds)
-                },
-                thousands(rows),
-                thousands(batch_rows as u64),
-                thousands(rate as u64),
-                rate * arrow_bytes as f64 / batch_rows as f64 / 1e6,
-                thousands(stored),
-            );
-            inserts_done = i;
-            if !warmup {
-                rates.push(rate);
-                seconds.push(secs);
-            }
-        }
-        let (rate, low, high) = median_low_high(&rates);
-        say!(
-            json,
-            "engine ceiling (k6 shape): median of {rounds} rounds {} rows/s (lowest {}, highest {})",
-            thousands(rate as u64),
-            thousands(low as u64),
-            thousands(high as u64)
-        );
-        Ok(StepResult {
-            kind: "ceiling".into(),
-            rows: vec![BenchRow {
-                scenario: "engine ceiling (k6 rows, Arrow ingest)".into(),
-                rows_per_s: rate,
-                ratio_to_ceiling: Some(1.0),
-                ..Default::default()
-            }],
-            details: serde_json::json!({
-                "rows": rows, "inserts": inserts_done, "batch_rows": batch_rows, "rounds": rounds,
-                "warmup_rounds": warmup_rounds,
-                "seconds": seconds, "rows_per_s": rates, "build_seconds": build_s,
-                "arrow_bytes_per_batch": arrow_bytes,
-            }),
-        })
-    })();
-    close_engine();
-    let _ = std::fs::remove_dir_all(&root);
-    result
-}
-
 // ---------------------------------------------------------------------------------------------
 // k6 import
 
@@ -495,6 +361,7 @@ async fn k6_import(samples: u64, rounds: u32, dir: &Path, json: bool) -> anyhow:
         kind: "k6_import".into(),
         rows: vec![BenchRow {
             scenario: format!("k6 import ({} samples, json.gz)", thousands(samples)),
+            input: Some("k6".into()),
             rows_per_s: rate,
             ..Default::default()
         }],
@@ -503,7 +370,7 @@ async fn k6_import(samples: u64, rounds: u32, dir: &Path, json: bool) -> anyhow:
 }
 
 /// The median, lowest and highest of repeated measurements (at least one).
-fn median_low_high(values: &[f64]) -> (f64, f64, f64) {
+pub(crate) fn median_low_high(values: &[f64]) -> (f64, f64, f64) {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     (sorted[sorted.len() / 2], sorted[0], sorted[sorted.len() - 1])
@@ -704,6 +571,14 @@ fn variant_sets(variant: &str) -> anyhow::Result<Vec<String>> {
     })
 }
 
+/// The ceiling shape whose rows a protocol's requests become: k6 samples for both k6 inputs.
+fn input_of(protocol: PayloadKind) -> &'static str {
+    match protocol {
+        PayloadKind::Influx | PayloadKind::K6Json => "k6",
+        other => other.as_str(),
+    }
+}
+
 fn variant_label(protocol: PayloadKind, variant: &str) -> String {
     let v = match variant {
         "spool" => "spool on",
@@ -830,6 +705,7 @@ async fn e2e_variant(spec: &E2eSpec, variant: &str, dir: &Path) -> anyhow::Resul
         );
         let row = BenchRow {
             scenario: label,
+            input: Some(input_of(spec.protocol).into()),
             rows_per_s: sustained,
             ack_p50_ms: open.ack_latency.as_ref().map(|l| l.p50_ms),
             ack_p99_ms: open.ack_latency.as_ref().map(|l| l.p99_ms),
@@ -837,6 +713,7 @@ async fn e2e_variant(spec: &E2eSpec, variant: &str, dir: &Path) -> anyhow::Resul
             visibility_p99_ms: vis,
             peak_rss_bytes: rss,
             ratio_to_ceiling: spec.ceiling.filter(|c| *c > 0.0).map(|c| sustained / c),
+            stored_rows_per_s: None,
         };
         let detail = serde_json::json!({
             "variant": variant, "sets": sets, "peak_search": tries,
@@ -873,6 +750,7 @@ fn render_rows(rows: &[BenchRow]) -> String {
     let mut t = Table::new(&[
         "scenario",
         "rows/s",
+        "stored/s",
         "ack p50",
         "ack p99",
         "flush p99",
@@ -884,6 +762,7 @@ fn render_rows(rows: &[BenchRow]) -> String {
         t.row(vec![
             r.scenario.clone(),
             thousands(r.rows_per_s.round() as u64),
+            r.stored_rows_per_s.map(|v| thousands(v.round() as u64)).unwrap_or_else(|| "-".into()),
             opt_ms(r.ack_p50_ms),
             opt_ms(r.ack_p99_ms),
             r.flush_p99_ms.map(|v| format!("≤{}", opt_ms(Some(v)))).unwrap_or_else(|| "-".into()),
@@ -930,8 +809,9 @@ fn utc_now() -> String {
     chute_loadgen::k6gen::rfc3339_nano(ns)
 }
 
-/// The issue's targets, judged on the measured rows.
-fn check_targets(ceiling: Option<f64>, rows: &[BenchRow]) -> Vec<TargetCheck> {
+/// The issues' targets, judged on the measured rows.
+fn check_targets(ceilings: &BTreeMap<String, f64>, rows: &[BenchRow]) -> Vec<TargetCheck> {
+    let ceiling = ceilings.get("k6").copied();
     let find = |needle: &str| rows.iter().find(|r| r.scenario.contains(needle));
     let spool = find("(spool on)");
     let no_spool = find("(spool off)");
@@ -984,10 +864,11 @@ fn check_targets(ceiling: Option<f64>, rows: &[BenchRow]) -> Vec<TargetCheck> {
     match (spool, ceiling) {
         (Some(a), Some(c)) if c > 0.0 => {
             let r = a.rows_per_s / c;
-            add("chute ≥ 60% of the engine ceiling", format!("{:.0}%", r * 100.0), Some(r >= 0.6))
+            add("k6 end to end ≥ 60% of the engine ceiling", format!("{:.0}%", r * 100.0), Some(r >= 0.6))
         }
-        _ => add("chute ≥ 60% of the engine ceiling", "not measured".into(), None),
+        _ => add("k6 end to end ≥ 60% of the engine ceiling", "not measured".into(), None),
     }
+    wrk_targets(ceilings, rows, &mut add);
     match spool.and_then(|r| r.peak_rss_bytes.map(|b| (b, r.rows_per_s))) {
         Some((b, rate)) => add(
             "peak RSS ≤ 1.5 GiB at 500k rows/s",
@@ -1001,6 +882,57 @@ fn check_targets(ceiling: Option<f64>, rows: &[BenchRow]) -> Vec<TargetCheck> {
     out
 }
 
+/// The targets judged on `chute bench wrk`'s fixed bodies: issue 8's against the peer and the
+/// OTLP logs ceiling, issue 4's rates per protocol (judged on what the store confirmed while the
+/// load ran, beside the engine's own ceiling for the same rows).
+fn wrk_targets(ceilings: &BTreeMap<String, f64>, rows: &[BenchRow], add: &mut impl FnMut(&str, String, Option<bool>)) {
+    use crate::bench_wrk::{PEER_EVENTS, PEER_OTLP_LOGS, PEER_REMOTE_WRITE};
+    let wrk = |input: &str| rows.iter().find(|r| r.scenario.starts_with("wrk ") && r.input.as_deref() == Some(input));
+    let stored = |r: &BenchRow| r.stored_rows_per_s.unwrap_or(r.rows_per_s);
+    let k = |v: f64| thousands(v.round() as u64);
+    let target = "OTLP logs ≥ 60% of their engine ceiling";
+    match (wrk("otlp-logs"), ceilings.get("otlp-logs").filter(|c| **c > 0.0)) {
+        (Some(r), Some(c)) => add(
+            target,
+            format!("{:.0}%: {} stored/s, the engine alone {}/s", 100.0 * stored(r) / c, k(stored(r)), k(*c)),
+            Some(stored(r) >= 0.6 * c),
+        ),
+        _ => add(target, "not measured".into(), None),
+    }
+    for (input, share, peer, target) in [
+        ("otlp-logs", 1.0, PEER_OTLP_LOGS, "wrk OTLP logs ≥ the peer's 364k/s"),
+        ("events", 1.0, PEER_EVENTS, "wrk NDJSON events ≥ the peer's 578k/s"),
+        ("remote-write", 0.6, PEER_REMOTE_WRITE, "wrk remote write ≥ 60% of the peer's 1.22M/s"),
+    ] {
+        match wrk(input) {
+            Some(r) => add(
+                target,
+                format!("{} acknowledged/s, {:.0}% of the peer", k(r.rows_per_s), 100.0 * r.rows_per_s / peer),
+                Some(r.rows_per_s >= share * peer),
+            ),
+            None => add(target, "not measured".into(), None),
+        }
+    }
+    for (input, goal, target) in [
+        ("otlp-logs", 500_000.0, "OTLP log records ≥ 500k/s stored"),
+        ("otlp-traces", 120_000.0, "OTLP spans ≥ 120k/s stored"),
+        ("otlp-metrics", 500_000.0, "OTLP metric points ≥ 500k/s stored"),
+        ("remote-write", 500_000.0, "remote-write samples ≥ 500k/s stored"),
+    ] {
+        match wrk(input) {
+            Some(r) => {
+                let alone = ceilings.get(input).map(|c| format!(", the engine alone {}/s", k(*c))).unwrap_or_default();
+                add(
+                    target,
+                    format!("{} stored/s ({} acknowledged/s){alone}", k(stored(r)), k(r.rows_per_s)),
+                    Some(stored(r) >= goal),
+                )
+            }
+            None => add(target, "not measured".into(), None),
+        }
+    }
+}
+
 fn render_targets(t: &[TargetCheck]) -> String {
     let mut s = String::new();
     for c in t {
@@ -1009,9 +941,34 @@ fn render_targets(t: &[TargetCheck]) -> String {
             Some(false) => "NOT met",
             None => "not judged",
         };
-        s.push_str(&format!("  {:<40} {:<32} {mark}\n", c.target, c.measured));
+        s.push_str(&format!("  {mark:<10} {:<46} {}\n", c.target, c.measured));
     }
     s
+}
+
+/// Each input's ceiling. Steps written before rows named their input hold one ceiling, of k6 rows.
+fn ceilings_of(steps: &[StepResult]) -> BTreeMap<String, f64> {
+    steps
+        .iter()
+        .filter(|s| s.kind == "ceiling")
+        .flat_map(|s| s.rows.iter())
+        .map(|r| (r.input.clone().unwrap_or_else(|| "k6".into()), r.rows_per_s))
+        .collect()
+}
+
+/// Each row against the ceiling of its own input: what the store confirmed where the row has
+/// that figure, else its rate. Rows of older files without an input are k6 rows, except wrk's.
+fn set_ratios(rows: &mut [BenchRow], ceilings: &BTreeMap<String, f64>) {
+    for r in rows.iter_mut() {
+        let input = match r.input.as_deref() {
+            Some(i) => i,
+            None if r.scenario.starts_with("wrk ") => continue,
+            None => "k6",
+        };
+        if let Some(c) = ceilings.get(input).filter(|c| **c > 0.0) {
+            r.ratio_to_ceiling = Some(r.stored_rows_per_s.unwrap_or(r.rows_per_s) / c);
+        }
+    }
 }
 
 fn report(files: &[PathBuf], out: Option<&Path>, label: Option<String>) -> anyhow::Result<i32> {
@@ -1022,20 +979,16 @@ fn report(files: &[PathBuf], out: Option<&Path>, label: Option<String>) -> anyho
             serde_json::from_str(&text).with_context(|| format!("{}: not a bench step result", f.display()))?;
         steps.push(step);
     }
-    let ceiling = steps.iter().find(|s| s.kind == "ceiling").and_then(|s| s.rows.first()).map(|r| r.rows_per_s);
+    let ceilings = ceilings_of(&steps);
     let mut rows: Vec<BenchRow> = steps.iter().flat_map(|s| s.rows.iter().cloned()).collect();
-    if let Some(c) = ceiling {
-        // The ceiling is k6 rows; the wrk cases carry other rows (OTLP logs, remote write).
-        for r in rows.iter_mut().filter(|r| !r.scenario.starts_with("wrk ")) {
-            r.ratio_to_ceiling = Some(r.rows_per_s / c);
-        }
-    }
+    set_ratios(&mut rows, &ceilings);
     let file = BenchFile {
         date: utc_now(),
         label,
         machine: machine(),
-        ceiling_rows_per_s: ceiling,
-        targets: check_targets(ceiling, &rows),
+        ceiling_rows_per_s: ceilings.get("k6").copied(),
+        targets: check_targets(&ceilings, &rows),
+        ceilings,
         rows,
         steps,
     };
@@ -1087,7 +1040,8 @@ fn compare(a: &Path, b: &Path) -> anyhow::Result<i32> {
             thousands(rb.rows_per_s as u64),
             change(ra.rows_per_s, rb.rows_per_s),
         ]);
-        let figures: [(&str, Option<f64>, Option<f64>); 4] = [
+        let figures: [(&str, Option<f64>, Option<f64>); 5] = [
+            ("stored rows/s", ra.stored_rows_per_s, rb.stored_rows_per_s),
             ("ack p50 ms", ra.ack_p50_ms, rb.ack_p50_ms),
             ("ack p99 ms", ra.ack_p99_ms, rb.ack_p99_ms),
             ("flush p99 ms", ra.flush_p99_ms, rb.flush_p99_ms),
@@ -1127,6 +1081,58 @@ mod tests {
         assert_eq!(a.len(), 3);
         assert_eq!(p99_between(&b, &a), Some(100.0));
         assert_eq!(p99_between(&a, &a), None);
+    }
+
+    #[test]
+    fn each_row_is_judged_against_the_ceiling_of_its_own_input() {
+        let row = |scenario: &str, input: Option<&str>, rate: f64, stored: Option<f64>| BenchRow {
+            scenario: scenario.into(),
+            input: input.map(str::to_string),
+            rows_per_s: rate,
+            stored_rows_per_s: stored,
+            ..Default::default()
+        };
+        let steps = vec![
+            // A file from before rows named their input: its ceiling is k6's.
+            StepResult {
+                kind: "ceiling".into(),
+                rows: vec![row("engine ceiling", None, 800_000.0, None)],
+                details: serde_json::Value::Null,
+            },
+            StepResult {
+                kind: "ceiling".into(),
+                rows: vec![row("engine ceiling (otlp-logs rows)", Some("otlp-logs"), 350_000.0, None)],
+                details: serde_json::Value::Null,
+            },
+        ];
+        let ceilings = ceilings_of(&steps);
+        assert_eq!(ceilings.get("k6"), Some(&800_000.0));
+        let mut rows = vec![
+            row("e2e influx (spool on)", None, 200_000.0, None),
+            row("wrk otlp-logs (...)", Some("otlp-logs"), 140_000.0, Some(122_500.0)),
+            row("wrk remote-write (...)", Some("remote-write"), 300_000.0, Some(190_000.0)),
+            row("wrk old file", None, 300_000.0, None),
+        ];
+        set_ratios(&mut rows, &ceilings);
+        let ratios: Vec<Option<f64>> = rows.iter().map(|r| r.ratio_to_ceiling).collect();
+        // The wrk row is judged on what was stored, not acknowledged; without a ceiling of
+        // their own, rows get no ratio.
+        assert_eq!(ratios, vec![Some(0.25), Some(0.35), None, None]);
+
+        let targets = check_targets(&ceilings, &rows);
+        let get = |name: &str| targets.iter().find(|t| t.target.starts_with(name)).unwrap_or_else(|| panic!("{name}"));
+        let logs = get("OTLP logs ≥ 60% of their engine ceiling");
+        assert_eq!(
+            (logs.met, logs.measured.as_str()),
+            (Some(false), "35%: 122,500 stored/s, the engine alone 350,000/s")
+        );
+        assert_eq!(get("wrk OTLP logs ≥ the peer").met, Some(false));
+        let rw = get("wrk remote write ≥ 60% of the peer");
+        assert_eq!((rw.met, rw.measured.as_str()), (Some(false), "300,000 acknowledged/s, 25% of the peer"));
+        assert_eq!(get("wrk NDJSON events").met, None);
+        let stored = get("remote-write samples ≥ 500k/s stored");
+        assert_eq!(stored.measured, "190,000 stored/s (300,000 acknowledged/s)");
+        assert_eq!(stored.met, Some(false));
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub struct WrkArgs {
     /// Extra setting for the chute started (repeatable).
     #[arg(long = "server-set", value_name = "KEY=VALUE")]
     server_set: Vec<String>,
-    /// Run only these cases (otlp-logs, remote-write, events; repeatable or comma-separated).
+    /// Run only these cases (otlp-logs, otlp-traces, otlp-metrics, remote-write, events;
+    /// repeatable or comma-separated).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     #[arg(long, value_name = "DIR")]
@@ -51,15 +52,25 @@ struct Case {
     body: PathBuf,
     headers: &'static [(&'static str, &'static str)],
     items_per_body: u64,
-    /// The peer's figure (Vector 0.57 into its blackhole sink), items/s.
-    peer: f64,
+    /// The peer's figure (Vector 0.57 into its blackhole sink), items/s, where it was measured.
+    peer: Option<f64>,
 }
 
-/// The NDJSON events body (1,000 generated events of ~300 bytes), written to `dir`.
+/// The peer's figures on this kind of machine (issue 8): Vector 0.57 into its blackhole sink, no
+/// storage, no acknowledgements, items/s.
+pub(crate) const PEER_OTLP_LOGS: f64 = 364_000.0;
+pub(crate) const PEER_REMOTE_WRITE: f64 = 1_220_000.0;
+pub(crate) const PEER_EVENTS: f64 = 578_000.0;
+
+/// The NDJSON events body: 1,000 generated events of ~300 bytes.
+pub(crate) fn events_body() -> Vec<u8> {
+    chute_loadgen::events::events_body(1000, 0x6576_656e_7473, 1_795_433_093_000_000_000, "wrk")
+}
+
+/// [`events_body`], written to `dir`.
 fn events_body_file(dir: &Path) -> anyhow::Result<PathBuf> {
     let path = dir.join("wrk-events-1000.ndjson");
-    let body = chute_loadgen::events::events_body(1000, 0x6576_656e_7473, 1_795_433_093_000_000_000, "wrk");
-    std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&path, events_body()).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
 
@@ -72,7 +83,25 @@ fn cases(fixtures: &Path, events_body: PathBuf) -> Vec<Case> {
             body: fixtures.join("otel-python-sdk/http/body-003.bin"),
             headers: &[("Content-Type", "application/x-protobuf")],
             items_per_body: 40,
-            peer: 364_000.0,
+            peer: Some(PEER_OTLP_LOGS),
+        },
+        Case {
+            name: "otlp-traces (http protobuf, 80 spans/body)",
+            otlp: true,
+            path: "/v1/traces",
+            body: fixtures.join("otel-python-sdk/http/body-002.bin"),
+            headers: &[("Content-Type", "application/x-protobuf")],
+            items_per_body: 80,
+            peer: None,
+        },
+        Case {
+            name: "otlp-metrics (http protobuf, 15 data points/body)",
+            otlp: true,
+            path: "/v1/metrics",
+            body: fixtures.join("otel-python-sdk/http/body-001.bin"),
+            headers: &[("Content-Type", "application/x-protobuf")],
+            items_per_body: 15,
+            peer: None,
         },
         Case {
             name: "remote-write (394 samples/body)",
@@ -85,7 +114,7 @@ fn cases(fixtures: &Path, events_body: PathBuf) -> Vec<Case> {
                 ("X-Prometheus-Remote-Write-Version", "0.1.0"),
             ],
             items_per_body: 394,
-            peer: 1_220_000.0,
+            peer: Some(PEER_REMOTE_WRITE),
         },
         Case {
             name: "events (ndjson, 1,000 events of ~300 B/body)",
@@ -94,7 +123,7 @@ fn cases(fixtures: &Path, events_body: PathBuf) -> Vec<Case> {
             body: events_body,
             headers: &[("Content-Type", "application/x-ndjson")],
             items_per_body: 1000,
-            peer: 578_000.0,
+            peer: Some(PEER_EVENTS),
         },
     ]
 }
@@ -279,7 +308,7 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
         c.name.split(' ').next().unwrap_or_default()
     }
     if let Some(name) = args.only.iter().find(|n| !all.iter().any(|c| short(c) == **n)) {
-        bail!("--only {name:?}: no such case (otlp-logs, remote-write, events)");
+        bail!("--only {name:?}: no such case (otlp-logs, otlp-traces, otlp-metrics, remote-write, events)");
     }
     let chosen = all.into_iter().filter(|c| args.only.is_empty() || args.only.iter().any(|n| n == short(c)));
     for case in chosen {
@@ -329,10 +358,13 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
         let _ = std::fs::remove_dir_all(&data);
         let cores = (cpu1 - cpu0) / elapsed;
         let items = w.requests_per_s * case.items_per_body as f64;
+        let peer = match case.peer {
+            Some(p) => format!("; peer (Vector, blackhole, no storage) {p:.0} items/s = {:.0}%", 100.0 * items / p),
+            None => String::new(),
+        };
         let line = format!(
             "{}: {:.0} items/s ({:.0} requests/s, {} not 2xx, p99 {}), stored while running {:.0} items/s \
-             ({:.0} left in the spool), chute {:.2} cores, peak RSS {} MiB; \
-             peer (Vector, blackhole, no storage) {:.0} items/s = {:.0}%",
+             ({:.0} left in the spool), chute {:.2} cores, peak RSS {} MiB{peer}",
             case.name,
             items,
             w.requests_per_s,
@@ -342,8 +374,6 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
             backlog,
             cores,
             rss.map(|b| b / (1024 * 1024)).unwrap_or(0),
-            case.peer,
-            100.0 * items / case.peer
         );
         if args.json {
             eprintln!("{line}");
@@ -352,7 +382,9 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
         }
         rows.push(BenchRow {
             scenario: format!("wrk {}", case.name),
+            input: Some(short(&case).into()),
             rows_per_s: items,
+            stored_rows_per_s: Some(stored),
             ack_p99_ms: w.latency_p99_ms,
             peak_rss_bytes: rss,
             ..Default::default()
@@ -385,6 +417,32 @@ mod tests {
         assert_eq!(w.latency_p99_ms, Some(8.41));
         assert_eq!(parse_duration_ms("812.00us"), Some(0.812));
         assert!(parse_wrk("garbage").is_err());
+    }
+
+    #[test]
+    fn each_captured_body_holds_the_items_its_case_counts() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let all = cases(&fixtures, PathBuf::from("unused"));
+        assert_eq!(all.len(), 5);
+        for case in all.iter().filter(|c| !c.path.starts_with("/api/v1/events/")) {
+            let body = std::fs::read(&case.body).unwrap();
+            let rows = match case.path {
+                "/api/v1/write" => chute_promrw::decode(&body, &Default::default()).unwrap().rows(),
+                p => {
+                    let signal = match p {
+                        "/v1/logs" => chute_otlp::Signal::Logs,
+                        "/v1/traces" => chute_otlp::Signal::Traces,
+                        _ => chute_otlp::Signal::Metrics,
+                    };
+                    chute_otlp::decode(signal, chute_otlp::Encoding::Protobuf, &body, &Default::default())
+                        .unwrap()
+                        .rows()
+                }
+            };
+            assert_eq!(rows as u64, case.items_per_body, "{}", case.name);
+        }
+        let events = events_body();
+        assert_eq!(events.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 1000);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod bench_ceiling;
 mod bench_cmd;
 mod bench_explorer;
 mod bench_nats;

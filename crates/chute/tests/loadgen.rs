@@ -309,6 +309,46 @@ fn bench_ceiling_runs_and_prints_rows_per_second() {
     assert!(median.contains("rows/s (lowest "), "{median}");
 }
 
+#[test]
+fn bench_ceiling_inserts_each_inputs_own_rows() {
+    // Remote write's rows go to two tables; the events rows come from the server's own decoder
+    // of the built-in table. Each round's rows are counted back from the tables.
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = fixtures();
+    for (shape, tables, per_round) in
+        [("remote-write", "otel_metrics_gauge, otel_metrics_sum", "99,682 rows"), ("events", "events", "100,000 rows")]
+    {
+        let (code, out, err) = run(
+            dir.path(),
+            &[
+                "bench",
+                "ceiling",
+                "--shape",
+                shape,
+                "--rows",
+                "50000",
+                "--rounds",
+                "1",
+                "--fixtures",
+                fixtures.to_str().unwrap(),
+                "--dir",
+                dir.path().to_str().unwrap(),
+                "--json",
+            ],
+        );
+        assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+        let round = err.lines().find(|l| l.contains("round 1/1:")).unwrap_or_else(|| panic!("{err}"));
+        assert!(round.contains(&format!("({shape} rows into {tables})")), "{round}");
+        // Whole inserts of one body's rows repeated to about 100,000: 253 bodies of 394 samples.
+        assert!(round.contains(&format!("{per_round} in 1 inserts")), "{round}");
+        assert!(round.contains(&format!("{per_round} stored")), "{round}");
+        let step: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(step["kind"], "ceiling");
+        assert_eq!(step["rows"][0]["input"], shape);
+        assert!(step["rows"][0]["rows_per_s"].as_f64().unwrap() > 0.0, "{out}");
+    }
+}
+
 /// The OTLP/HTTP address from the banner line "OTLP/gRPC on A, OTLP/HTTP on http://B".
 fn otlp_http_url(chute: &Chute) -> String {
     chute
