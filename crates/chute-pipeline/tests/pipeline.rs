@@ -366,14 +366,21 @@ async fn without_the_spool_a_lone_submit_is_inserted_at_once_and_concurrent_ones
     assert_eq!(scalar(store.as_ref(), "SELECT count() FROM k6_samples"), 100);
 
     // The store is down: the first submit's insert is being retried; ten more gather meanwhile.
+    // The ten start only once that insert is being retried, so none of them can join it.
     store.break_down();
-    let mut waiting = Vec::new();
-    for k in 1..=11u64 {
+    let submit = |k: u64| {
         let p2 = p.clone();
-        waiting.push(tokio::spawn(async move {
-            p2.submit("k6_samples", "test", samples(k * 100, 100), Admission::Refuse).await
-        }));
-    }
+        tokio::spawn(async move { p2.submit("k6_samples", "test", samples(k * 100, 100), Admission::Refuse).await })
+    };
+    let mut waiting = vec![submit(1)];
+    wait_for("the first insert retried", Duration::from_secs(10), || {
+        p.metrics()
+            .render_prometheus()
+            .lines()
+            .any(|l| l.strip_prefix("chute_retries_total{table=\"k6_samples\"} ").is_some_and(|v| v.trim() != "0"))
+    })
+    .await;
+    waiting.extend((2..=11u64).map(submit));
     wait_for("eleven submits held", Duration::from_secs(10), || {
         p.metrics().render_prometheus().contains("chute_batch_fill_rows{table=\"k6_samples\"} 1000")
     })
