@@ -3,6 +3,10 @@
 //! child process, embedded engine) with a consumer on it, and measures messages/s from the first
 //! delivery until the consumer's ack floor reaches the last message (chute acks only committed
 //! rows). Prints figures; asserts nothing.
+//!
+//! `--noop-consumer` measures nats-server's side alone: the same stream consumed by a client in
+//! this process that pulls and acks every message (explicit acks, as chute does) and does
+//! nothing else. No JetStream consumer with explicit acks can beat it on this machine.
 
 use anyhow::{Context, bail};
 use async_nats::jetstream;
@@ -21,6 +25,14 @@ pub struct NatsArgs {
     /// The consumer's max_in_flight.
     #[arg(long, default_value_t = 2)]
     max_in_flight: u32,
+    /// Consume with a client in this process that acks every message and does nothing else
+    /// (no chute, no decoding, no store): the ceiling nats-server sets for explicit acks.
+    #[arg(long)]
+    noop_consumer: bool,
+    /// Extra setting for the chute started (repeatable), e.g. spool.fsync_interval=5ms. (The
+    /// null store cannot serve: a consumer's decoder needs its table's columns.)
+    #[arg(long = "server-set", value_name = "KEY=VALUE")]
+    server_set: Vec<String>,
     /// Where the temporary NATS store and chute data go (default: the system's temp directory).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -147,16 +159,19 @@ async fn bench(a: &NatsArgs, base: &std::path::Path) -> anyhow::Result<i32> {
         a.batch_size,
         a.max_in_flight
     );
-    let exe = std::env::current_exe()?;
-    let mut chute = Kill(
-        Command::new(exe)
-            .arg("--data-dir")
-            .arg(base.join("chute"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--set", "otlp.enabled=false", "--set", &consumer])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
+    let mut chute = None;
+    let mut noop = None;
+    if a.noop_consumer {
+        noop = Some(tokio::spawn(noop_consume(js.clone(), a.batch_size, a.max_in_flight)));
+    } else {
+        let mut c = Command::new(std::env::current_exe()?);
+        c.arg("--data-dir").arg(base.join("chute"));
+        c.args(["serve", "--listen", "127.0.0.1:0", "--set", "otlp.enabled=false", "--set", &consumer]);
+        for s in &a.server_set {
+            c.args(["--set", s]);
+        }
+        chute = Some(Kill(c.env("RUST_LOG", "warn").stdout(Stdio::null()).spawn()?));
+    }
 
     // From the first delivery to the ack floor at the last message: every row committed.
     // Bounded: chute exiting, the ack floor standing still for a minute, or 10 minutes end it.
@@ -167,11 +182,14 @@ async fn bench(a: &NatsArgs, base: &std::path::Path) -> anyhow::Result<i32> {
         if Instant::now() > give_up {
             bail!("the consumer did not ack every message within 10 minutes (ack floor at {floor_seen})");
         }
-        if let Some(status) = chute.0.try_wait()? {
+        if let Some(status) = chute.as_mut().map(|c| c.0.try_wait()).transpose()?.flatten() {
             bail!(
                 "chute serve exited ({status}) with the ack floor at {floor_seen} of {}; its log is above",
                 a.messages
             );
+        }
+        if let Some(task) = noop.take_if(|t| t.is_finished()) {
+            bail!("the no-op consumer stopped with the ack floor at {floor_seen}: {:?}", task.await);
         }
         if moved.elapsed() > Duration::from_secs(60) {
             bail!("the ack floor stood at {floor_seen} of {} for 60 s", a.messages);
@@ -199,6 +217,10 @@ async fn bench(a: &NatsArgs, base: &std::path::Path) -> anyhow::Result<i32> {
     };
     let took = done.duration_since(first.unwrap_or(done)).as_secs_f64().max(1e-9);
     let rate = a.messages as f64 / took;
+    if let Some(task) = noop {
+        task.abort();
+    }
+    let who = if a.noop_consumer { "a no-op consumer (nats-server alone)" } else { "committed rows" };
     if a.json {
         println!(
             "{}",
@@ -206,11 +228,12 @@ async fn bench(a: &NatsArgs, base: &std::path::Path) -> anyhow::Result<i32> {
                 "bench": "nats", "messages": a.messages, "avg_message_bytes": avg, "seconds": took,
                 "messages_per_second": rate, "mb_per_second": bytes as f64 / took / 1e6,
                 "batch_size": a.batch_size, "max_in_flight": a.max_in_flight,
+                "noop_consumer": a.noop_consumer, "server_set": a.server_set,
             })
         );
     } else {
         println!(
-            "nats -> committed rows: {} messages in {took:.2} s = {rate:.0} msgs/s ({:.1} MB/s of JSON), batch_size {}, max_in_flight {}",
+            "nats -> {who}: {} messages in {took:.2} s = {rate:.0} msgs/s ({:.1} MB/s of JSON), batch_size {}, max_in_flight {}",
             a.messages,
             bytes as f64 / took / 1e6,
             a.batch_size,
@@ -218,4 +241,25 @@ async fn bench(a: &NatsArgs, base: &std::path::Path) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Pulls from the bench's stream with explicit acks and acks every message as it arrives;
+/// returns only on an error.
+async fn noop_consume(js: jetstream::Context, batch_size: u32, max_in_flight: u32) -> anyhow::Result<()> {
+    use futures_core::Stream;
+    let stream = js.get_stream("BENCH").await?;
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("bench".into()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            // As chute sets it for the same batch size and in-flight batches.
+            max_ack_pending: 4 * i64::from(batch_size) * i64::from(max_in_flight),
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = Box::pin(consumer.stream().max_messages_per_batch(batch_size as usize).messages().await?);
+    while let Some(m) = std::future::poll_fn(|cx| messages.as_mut().poll_next(cx)).await {
+        m.map_err(|e| anyhow::anyhow!("{e}"))?.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+    }
+    bail!("the message stream ended")
 }

@@ -349,6 +349,24 @@ fn bench_ceiling_inserts_each_inputs_own_rows() {
     }
 }
 
+#[test]
+fn bench_nats_counts_every_message_through_chute_and_through_the_noop_consumer() {
+    // Both end only when the consumer's ack floor reaches the last message.
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, who) in [
+        (&["--server-set", "spool.fsync_interval=5ms"][..], "committed rows"),
+        (&["--noop-consumer"][..], "a no-op consumer (nats-server alone)"),
+    ] {
+        let mut args = vec!["bench", "nats", "--messages", "3000", "--batch-size", "500", "--dir"];
+        args.push(dir.path().to_str().unwrap());
+        args.extend_from_slice(extra);
+        let (code, out, err) = run(dir.path(), &args);
+        assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+        let line = out.lines().find(|l| l.starts_with("nats -> ")).unwrap_or_else(|| panic!("{out}"));
+        assert!(line.starts_with(&format!("nats -> {who}: 3000 messages in ")), "{line}");
+    }
+}
+
 /// The OTLP/HTTP address from the banner line "OTLP/gRPC on A, OTLP/HTTP on http://B".
 fn otlp_http_url(chute: &Chute) -> String {
     chute
