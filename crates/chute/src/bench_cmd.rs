@@ -1040,8 +1040,10 @@ fn compare(a: &Path, b: &Path) -> anyhow::Result<i32> {
             thousands(rb.rows_per_s as u64),
             change(ra.rows_per_s, rb.rows_per_s),
         ]);
-        let figures: [(&str, Option<f64>, Option<f64>); 5] = [
-            ("stored rows/s", ra.stored_rows_per_s, rb.stored_rows_per_s),
+        if let (Some(x), Some(y)) = (ra.stored_rows_per_s, rb.stored_rows_per_s) {
+            t.row(vec![String::new(), "stored rows/s".into(), thousands(x as u64), thousands(y as u64), change(x, y)]);
+        }
+        let figures: [(&str, Option<f64>, Option<f64>); 4] = [
             ("ack p50 ms", ra.ack_p50_ms, rb.ack_p50_ms),
             ("ack p99 ms", ra.ack_p99_ms, rb.ack_p99_ms),
             ("flush p99 ms", ra.flush_p99_ms, rb.flush_p99_ms),
