@@ -3,7 +3,7 @@
 //! remote write; the generated NDJSON events body) are inserted straight into a fresh store as
 //! Arrow batches: no receiver, spool or batcher. chute end to end on the same rows cannot beat it.
 
-use crate::bench_cmd::{BenchRow, StepResult, k6_batches, median_low_high};
+use crate::bench_cmd::{BenchRow, StepResult, k6_batches, median_low_high, scratch_store};
 use crate::table::thousands;
 use anyhow::{Context, bail};
 use arrow_array::RecordBatch;
@@ -158,7 +158,7 @@ pub async fn run(config: &Config, args: CeilingArgs) -> anyhow::Result<i32> {
 /// the measured ones (the tables emptied between rounds); reports the median rate of the
 /// measured rounds.
 fn ceiling(config: &Config, args: &CeilingArgs, dir: Option<PathBuf>) -> anyhow::Result<StepResult> {
-    use chute_store::embedded::{EmbeddedOptions, EmbeddedStore, close_engine};
+    use chute_store::embedded::close_engine;
     let (shape, rows, json) = (args.shape, args.rows, args.json);
     let (batch_rows, warmup_rounds, rounds) = (args.batch_rows.max(1), args.warmup_rounds, args.rounds.max(1));
     let say = |line: String| if json { eprintln!("{line}") } else { println!("{line}") };
@@ -166,15 +166,7 @@ fn ceiling(config: &Config, args: &CeilingArgs, dir: Option<PathBuf>) -> anyhow:
     let root = parent.join(format!("chute-ceiling-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let result = (|| -> anyhow::Result<StepResult> {
-        let store = EmbeddedStore::open(&EmbeddedOptions {
-            chdb_library: config.store.embedded.chdb_library.clone(),
-            libpython: config.store.embedded.libpython.clone(),
-            path: root.join("clickhouse"),
-            ingest_connections: 1,
-            query_connections: 1,
-        })
-        .map_err(|e| anyhow::anyhow!(e.message))?;
-        chute_store::migrations::up(&store, None).context("applying migrations")?;
+        let store = scratch_store(config, root.join("clickhouse"), None)?;
         let t_build = Instant::now();
         let units = units(shape, &store, &args.fixtures, rows, batch_rows)?;
         let build_s = t_build.elapsed().as_secs_f64();

@@ -165,6 +165,29 @@ pub(crate) fn bench_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(std::path::absolute(&d).unwrap_or(d))
 }
 
+/// A bench step's own embedded store at `path` (one ingest and one query connection), with
+/// migrations applied up to `up_to` (all of them when None).
+pub(crate) fn scratch_store(
+    config: &Config,
+    path: PathBuf,
+    up_to: Option<u32>,
+) -> anyhow::Result<chute_store::embedded::EmbeddedStore> {
+    use chute_store::embedded::{EmbeddedOptions, EmbeddedStore};
+    let store = EmbeddedStore::open(&EmbeddedOptions {
+        chdb_library: config.store.embedded.chdb_library.clone(),
+        libpython: config.store.embedded.libpython.clone(),
+        path,
+        ingest_connections: 1,
+        query_connections: 1,
+    })
+    .map_err(|e| anyhow::anyhow!(e.message))?;
+    chute_store::migrations::up(&store, up_to).with_context(|| match up_to {
+        Some(n) => format!("applying migrations up to {n:04}"),
+        None => "applying migrations".into(),
+    })?;
+    Ok(store)
+}
+
 pub(crate) fn emit(step: &StepResult, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(step)?);

@@ -113,7 +113,7 @@ pub async fn run(config: &Config, a: ExplorerArgs) -> anyhow::Result<i32> {
 }
 
 fn bench(config: &Config, a: ExplorerArgs) -> anyhow::Result<()> {
-    use chute_store::embedded::{EmbeddedOptions, EmbeddedStore, close_engine};
+    use chute_store::embedded::{EmbeddedStore, close_engine};
     let batch_rows = a.batch_rows.max(1);
     let t = Instant::now();
     let batches: Vec<_> = (0..10).map(|s| log_batch(batch_rows, s)).collect();
@@ -167,15 +167,7 @@ fn bench(config: &Config, a: ExplorerArgs) -> anyhow::Result<()> {
     let root = parent.join(format!("chute-bench-explorer-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let result = (|| -> anyhow::Result<()> {
-        let store = EmbeddedStore::open(&EmbeddedOptions {
-            chdb_library: config.store.embedded.chdb_library.clone(),
-            libpython: config.store.embedded.libpython.clone(),
-            path: root.join("clickhouse"),
-            ingest_connections: 1,
-            query_connections: 1,
-        })
-        .map_err(|e| anyhow::anyhow!(e.message))?;
-        chute_store::migrations::up(&store, Some(4)).context("applying migrations up to 0004")?;
+        let store = crate::bench_cmd::scratch_store(config, root.join("clickhouse"), Some(4))?;
         let mut token = 0usize;
         let seen = chute_patterns::catalog::SeenValues::new(chute_patterns::catalog::MAX_REMEMBERED_VALUES);
         // Seconds spent per step: logs insert, pattern rows (derive, insert), catalog feed

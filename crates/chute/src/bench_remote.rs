@@ -180,17 +180,9 @@ fn embedded_step(
     rows: u64,
     json: bool,
 ) -> anyhow::Result<f64> {
-    use chute_store::embedded::{EmbeddedOptions, EmbeddedStore, close_engine};
+    use chute_store::embedded::close_engine;
     let result = (|| {
-        let store = EmbeddedStore::open(&EmbeddedOptions {
-            chdb_library: config.store.embedded.chdb_library.clone(),
-            libpython: config.store.embedded.libpython.clone(),
-            path: root.join("embedded").join("clickhouse"),
-            ingest_connections: 1,
-            query_connections: 1,
-        })
-        .map_err(|e| anyhow::anyhow!(e.message))?;
-        chute_store::migrations::up(&store, None).context("applying migrations")?;
+        let store = crate::bench_cmd::scratch_store(config, root.join("embedded").join("clickhouse"), None)?;
         insert_all(&store, batches, rows, "bench-embedded")
     })();
     close_engine();
