@@ -65,6 +65,10 @@ pub struct LoadOptions {
     pub visibility_interval: Option<Duration>,
     /// How long a marker may take to become queryable.
     pub visibility_timeout: Duration,
+    /// How often a marker's query is repeated until it answers. Each poll is a query the server
+    /// runs beside the load being measured, so polling faster perturbs the measurement more; a
+    /// visibility latency is over-estimated by at most this much.
+    pub visibility_poll: Duration,
     pub request_timeout: Duration,
     pub thresholds: Vec<Threshold>,
     /// A live line on stderr (only shown when stderr is a terminal).
@@ -91,6 +95,7 @@ impl LoadOptions {
             max_in_flight: 512,
             visibility_interval: Some(Duration::from_secs(1)),
             visibility_timeout: Duration::from_secs(30),
+            visibility_poll: Duration::from_millis(100),
             request_timeout: Duration::from_secs(60),
             thresholds: Vec::new(),
             progress: true,
@@ -315,6 +320,7 @@ pub async fn run(opts: LoadOptions) -> Result<Report, LoadgenError> {
             run_id.clone(),
             every,
             opts.visibility_timeout,
+            opts.visibility_poll,
             start + duration,
         ))),
         // NATS kinds have no markers (nothing to poll).
@@ -517,6 +523,7 @@ async fn markers(
     run_id: String,
     every: Duration,
     timeout: Duration,
+    poll: Duration,
     end: Instant,
 ) {
     let mut pollers = tokio::task::JoinSet::new();
@@ -553,7 +560,7 @@ async fn markers(
                 if Instant::now() >= give_up {
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(25)).await;
+                tokio::time::sleep(poll).await;
             }
         });
     }

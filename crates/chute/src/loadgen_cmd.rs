@@ -61,6 +61,10 @@ pub struct LoadgenArgs {
     /// Do not measure visibility (no markers, no API polling).
     #[arg(long)]
     pub no_visibility: bool,
+    /// How often a marker is polled until it is queryable (each poll is a query the server runs
+    /// beside the load; a visibility latency is over-estimated by at most this much).
+    #[arg(long, default_value = "100ms", value_name = "DURATION")]
+    pub visibility_poll: String,
     /// A marker not queryable within this long counts as not visible.
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     pub visibility_timeout: String,
@@ -122,6 +126,10 @@ impl LoadgenArgs {
         o.visibility_interval =
             if self.no_visibility { None } else { Some(parse_duration(&self.visibility_interval)?) };
         o.visibility_timeout = parse_duration(&self.visibility_timeout)?;
+        o.visibility_poll = parse_duration(&self.visibility_poll)?;
+        if o.visibility_poll.is_zero() {
+            bail!("--visibility-poll must be longer than 0 (e.g. 100ms)");
+        }
         o.request_timeout = parse_duration(&self.request_timeout)?;
         o.thresholds = self.thresholds.clone();
         o.progress = true;
