@@ -12,6 +12,17 @@
 //! load). The engine is closed when the thread that opened it ends (the main thread of `chute`,
 //! the test thread in tests) and explicitly by `chute` before it exits; calls after that fail
 //! with an `Unavailable` error, and the engine cannot be opened again in the same process.
+//!
+//! # Merges run at a lower CPU priority
+//!
+//! The engine merges parts in the background on threads it names `MergeMutate`. On a small
+//! machine those merges compete for the same cores as the receivers and the inserts, and a
+//! burst of merges after a burst of inserts slows both. With `merge_nice` above 0, a thread of
+//! this module (`chute-merge-nice`) sets the Linux nice value of every `MergeMutate` thread of
+//! the process to it, once a second (the engine starts them lazily). Raising a thread's nice
+//! value needs no privilege. Merges still run whenever a core is idle; they only yield to the
+//! rest. The engine's own `os_threads_nice_value_merge_mutate` does the same but is a server
+//! setting that needs `CAP_SYS_NICE`, which chute does not ask for.
 
 use crate::locate::{find_engine, find_libpython};
 use crate::{ErrorKind, Store, StoreError};
@@ -38,6 +49,8 @@ pub struct EmbeddedOptions {
     pub ingest_connections: usize,
     /// Connections reserved for queries.
     pub query_connections: usize,
+    /// Nice value of the engine's merge threads (0: as the process; Linux caps it at 19).
+    pub merge_nice: u8,
 }
 
 /// The open engine. Field order matters for drop: connections before the database, the data
@@ -163,6 +176,9 @@ impl EmbeddedStore {
             _lock: lock,
         });
         CLOSE_ON_THREAD_EXIT.with(|g| *g.borrow_mut() = Some(CloseGuard));
+        if opts.merge_nice > 0 {
+            start_merge_nice(i32::from(opts.merge_nice));
+        }
         tracing::info!(path = %opts.path.display(), library = %library.display(), "embedded engine open");
         Ok(EmbeddedStore { path: opts.path.clone(), library })
     }
@@ -391,5 +407,55 @@ impl Drop for Lease<'_> {
             self.pool.free.lock().unwrap_or_else(|p| p.into_inner()).push(c);
             self.pool.ready.notify_one();
         }
+    }
+}
+
+/// The name the engine gives its merge and mutation threads.
+const MERGE_THREAD: &str = "MergeMutate";
+
+/// Keeps the engine's merge threads at `nice` while the engine is open; see the module doc.
+fn start_merge_nice(nice: i32) {
+    let started = std::thread::Builder::new().name("chute-merge-nice".into()).spawn(move || {
+        while !CLOSED.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Err(e) = renice_threads_named(MERGE_THREAD, nice) {
+                tracing::warn!(error = %e, nice, "cannot lower the engine's merge threads' priority");
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    });
+    if let Err(e) = started {
+        tracing::warn!(error = %e, "cannot start the thread that lowers the merge threads' priority");
+    }
+}
+
+/// Sets the nice value of this process's threads whose name starts with `prefix` (Linux: the
+/// nice value is per thread). Returns how many it changed.
+pub fn renice_threads_named(prefix: &str, nice: i32) -> std::io::Result<usize> {
+    let mut changed = 0;
+    for entry in std::fs::read_dir("/proc/self/task")? {
+        let entry = entry?;
+        let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse::<libc::id_t>().ok()) else { continue };
+        // A thread can end between the listing and the read: skip it.
+        let Ok(name) = std::fs::read_to_string(entry.path().join("comm")) else { continue };
+        if !name.starts_with(prefix) || thread_nice(tid) == Some(nice) {
+            continue;
+        }
+        // SAFETY: setpriority takes plain integers and touches no memory of ours.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) } == 0 {
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// A thread's nice value, None when it cannot be read (the thread ended).
+pub fn thread_nice(tid: libc::id_t) -> Option<i32> {
+    // getpriority returns -1 both for nice -1 and for an error; errno tells them apart.
+    // SAFETY: errno is thread-local; getpriority takes plain integers.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let n = libc::getpriority(libc::PRIO_PROCESS, tid);
+        (*libc::__errno_location() == 0).then_some(n)
     }
 }

@@ -206,3 +206,54 @@ fn a_closed_engine_refuses_calls_and_reopening_clearly() {
         .expect_err("no second open");
     assert!(e.message.contains("cannot be opened again"), "{}", e.message);
 }
+
+/// Every thread of this process, with its name and nice value.
+fn threads() -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Ok(tid) = e.file_name().to_string_lossy().parse::<libc::id_t>() else { continue };
+        let Ok(name) = std::fs::read_to_string(e.path().join("comm")) else { continue };
+        if let Some(nice) = chute_store::embedded::thread_nice(tid) {
+            out.push((name.trim_end().to_string(), nice));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_engines_merge_threads_yield_at_the_configured_nice_value_and_no_other_thread_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&EmbeddedOptions {
+        path: dir.path().join("engine"),
+        ingest_connections: 1,
+        query_connections: 1,
+        merge_nice: 7,
+        ..Default::default()
+    })
+    .unwrap();
+    migrations::up(&store, None).unwrap();
+    // Several parts and a forced merge: the engine's merge threads are busy at least once.
+    for i in 0..4 {
+        store.insert("k6_samples", &samples(100, "r1"), &format!("merge-nice:{i}")).unwrap();
+    }
+    store.query("OPTIMIZE TABLE k6_samples FINAL", &[]).unwrap();
+    assert_eq!(count(&store, "SELECT count() FROM k6_samples"), 400);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let all = threads();
+        let merges: Vec<_> = all.iter().filter(|(n, _)| n.starts_with("MergeMutate")).collect();
+        if !merges.is_empty() && merges.iter().all(|(_, nice)| *nice == 7) {
+            // Only the merge threads were changed: no other thread is at 7.
+            let others: Vec<_> = all.iter().filter(|(n, nice)| *nice == 7 && !n.starts_with("MergeMutate")).collect();
+            assert!(others.is_empty(), "threads other than merges lowered: {others:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "merge threads not at nice 7 within 15 s: {all:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The thread that opened the engine and inserts (a receiver's stand-in) keeps its priority.
+    // SAFETY: gettid takes no arguments.
+    let me = unsafe { libc::gettid() } as libc::id_t;
+    assert_eq!(chute_store::embedded::thread_nice(me), Some(0));
+}

@@ -176,6 +176,7 @@ pub(crate) fn scratch_store(
     let store = EmbeddedStore::open(&EmbeddedOptions {
         chdb_library: config.store.embedded.chdb_library.clone(),
         libpython: config.store.embedded.libpython.clone(),
+        merge_nice: config.store.embedded.merge_nice,
         path,
         ingest_connections: 1,
         query_connections: 1,

@@ -14,6 +14,7 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             let store = EmbeddedStore::open(&EmbeddedOptions {
                 chdb_library: config.store.embedded.chdb_library.clone(),
                 libpython: config.store.embedded.libpython.clone(),
+                merge_nice: config.store.embedded.merge_nice,
                 path: config.engine_dir(),
                 ingest_connections: 2,
                 query_connections: 4,
