@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: chute's throughput and latency figures on this machine, in order:
+#   0. (and again at the end) the machine's speed with work that owes nothing to chute: sorting
+#      keys on one core and on all, 4 KiB fsyncs, the hypervisor's steal; so host drift between
+#      two runs shows beside the figures (`make bench-compare` prints it first),
 #   1. the engine's ceiling per input: its rows as Arrow batches straight into a fresh embedded
 #      store (k6 samples; the rows of each wrk case's body: OTLP logs, traces, metrics, remote
 #      write, NDJSON events),
@@ -43,6 +46,10 @@ unset CHUTE_CONFIG
 for v in $(env | grep -o '^CHUTE_[A-Z_]*' || true); do unset "$v"; done
 
 echo
+echo "bench: the machine's speed (sorting, fsync, steal) before the steps"
+"$BIN" bench machine --when start --dir "$work" --json >"$steps/0-machine-start.json"
+
+echo
 echo "bench 1/4: engine ceiling, $ROWS k6 rows, then $INPUT_ROWS rows of each other input"
 "$BIN" bench ceiling --rows "$ROWS" --shape k6 --dir "$work" --json >"$steps/1-ceiling.json"
 inputs="otlp-logs otlp-traces otlp-metrics remote-write events"
@@ -70,8 +77,12 @@ fi
 "$BIN" bench wrk --fixtures fixtures --dir "$work" --json >"$steps/4-wrk.json"
 
 echo
+echo "bench: the machine's speed after the steps"
+"$BIN" bench machine --when end --dir "$work" --json >"$steps/5-machine-end.json"
+
+echo
 label=$(git rev-parse --short HEAD 2>/dev/null || true)
-"$BIN" bench report "$steps"/1-ceiling.json $(for i in $inputs; do echo "$steps/1-ceiling-$i.json"; done) \
+"$BIN" bench report "$steps"/0-machine-start.json "$steps"/5-machine-end.json "$steps"/1-ceiling.json $(for i in $inputs; do echo "$steps/1-ceiling-$i.json"; done) \
   "$steps"/2-k6-import.json "$steps"/3-e2e.json "$steps"/4-wrk.json \
   --out "bench-results/$stamp.json" ${label:+--label "$label"}
 echo "bench: finished in $(( $(date +%s) - started )) s"

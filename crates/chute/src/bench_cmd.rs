@@ -7,11 +7,14 @@
 //!   closed model finds the peak, the open model at 70% of it measures acknowledgement latency
 //!   and visibility; peak RSS from /proc, flush latency from chute's /metrics. Variants: spool
 //!   on, spool off, null store (the receive path alone).
+//! - `machine` (`bench_machine.rs`): the host's speed with work that owes nothing to chute,
+//!   measured first and last by `make bench` so drift between runs can be told from changes.
 //! - `report`: combines the steps' JSON with the machine's description into one file and
-//!   prints the table; `compare`: two such files side by side.
+//!   prints the table; `compare`: two such files side by side, the machine's speed first.
 //!
 //! Benchmarks print figures; nothing here asserts a timing.
 
+use crate::bench_machine::MachineSpeed;
 use crate::table::{Table, thousands};
 use anyhow::{Context, bail};
 use chute_config::Config;
@@ -91,6 +94,10 @@ pub enum BenchCommand {
     },
     /// Two combined results side by side, with the change in percent.
     Compare { a: PathBuf, b: PathBuf },
+    /// How fast this machine is now, with work that owes nothing to chute (sorting keys on one
+    /// core and on all, syncing 4 KiB writes) and the CPU share the hypervisor took: `make bench`
+    /// measures it first and last, so host drift shows beside chute's figures.
+    Machine(crate::bench_machine::MachineArgs),
     /// wrk with one fixture body per request (OTLP logs, remote write) against chute serve.
     Wrk(crate::bench_wrk::WrkArgs),
     /// Inserts into a remote ClickHouse (a child chute's ClickHouse HTTP interface) beside the
@@ -139,6 +146,9 @@ pub struct BenchFile {
     /// Every input's ceiling, by input (k6, otlp-logs, remote-write, events, ...).
     #[serde(default)]
     pub ceilings: BTreeMap<String, f64>,
+    /// The machine's speed when the run started and ended (`chute bench machine`).
+    #[serde(default)]
+    pub speed: Vec<MachineSpeed>,
     pub rows: Vec<BenchRow>,
     pub targets: Vec<TargetCheck>,
     pub steps: Vec<StepResult>,
@@ -250,6 +260,7 @@ pub async fn run(config: &Config, cmd: BenchCommand) -> anyhow::Result<i32> {
         BenchCommand::Report { files, out, label } => report(&files, out.as_deref(), label),
         BenchCommand::Compare { a, b } => compare(&a, &b),
         BenchCommand::Wrk(args) => crate::bench_wrk::run(args).await,
+        BenchCommand::Machine(args) => crate::bench_machine::run(args).await,
         BenchCommand::Remote(args) => crate::bench_remote::run(config, args).await,
         BenchCommand::Explorer(args) => crate::bench_explorer::run(config, args).await,
         BenchCommand::Nats(args) => crate::bench_nats::run(args).await,
@@ -1003,19 +1014,7 @@ fn report(files: &[PathBuf], out: Option<&Path>, label: Option<String>) -> anyho
             serde_json::from_str(&text).with_context(|| format!("{}: not a bench step result", f.display()))?;
         steps.push(step);
     }
-    let ceilings = ceilings_of(&steps);
-    let mut rows: Vec<BenchRow> = steps.iter().flat_map(|s| s.rows.iter().cloned()).collect();
-    set_ratios(&mut rows, &ceilings);
-    let file = BenchFile {
-        date: utc_now(),
-        label,
-        machine: machine(),
-        ceiling_rows_per_s: ceilings.get("k6").copied(),
-        targets: check_targets(&ceilings, &rows),
-        ceilings,
-        rows,
-        steps,
-    };
+    let file = combine(steps, label);
     print_file(&file);
     if let Some(out) = out {
         if let Some(parent) = out.parent() {
@@ -1027,6 +1026,30 @@ fn report(files: &[PathBuf], out: Option<&Path>, label: Option<String>) -> anyho
     Ok(0)
 }
 
+/// The step results of one run, combined: rows judged against their input's ceilings, the
+/// targets checked, the machine's speed at the start and end.
+fn combine(steps: Vec<StepResult>, label: Option<String>) -> BenchFile {
+    let ceilings = ceilings_of(&steps);
+    let mut rows: Vec<BenchRow> = steps.iter().flat_map(|s| s.rows.iter().cloned()).collect();
+    set_ratios(&mut rows, &ceilings);
+    let speed = steps
+        .iter()
+        .filter(|s| s.kind == "machine")
+        .filter_map(|s| serde_json::from_value::<MachineSpeed>(s.details.clone()).ok())
+        .collect();
+    BenchFile {
+        date: utc_now(),
+        label,
+        machine: machine(),
+        ceiling_rows_per_s: ceilings.get("k6").copied(),
+        targets: check_targets(&ceilings, &rows),
+        ceilings,
+        speed,
+        rows,
+        steps,
+    }
+}
+
 fn print_file(f: &BenchFile) {
     println!(
         "chute bench, {}{}: {}",
@@ -1034,6 +1057,9 @@ fn print_file(f: &BenchFile) {
         f.label.as_deref().map(|l| format!(" ({l})")).unwrap_or_default(),
         describe(&f.machine)
     );
+    for s in &f.speed {
+        println!("{}", crate::bench_machine::describe(s));
+    }
     println!();
     print!("{}", render_rows(&f.rows));
     println!();
@@ -1052,6 +1078,20 @@ fn compare(a: &Path, b: &Path) -> anyhow::Result<i32> {
     println!();
     let mut t = Table::new(&["scenario", "figure", "A", "B", "change"]);
     let change = |x: f64, y: f64| if x == 0.0 { "-".to_string() } else { format!("{:+.1}%", (y - x) / x * 100.0) };
+    // The host's own drift first: a figure below that moved as much as these did is the machine.
+    for sa in &fa.speed {
+        let Some(sb) = fb.speed.iter().find(|s| s.when == sa.when) else { continue };
+        let figures: [(&str, f64, f64); 4] = [
+            ("M keys sorted/s, one core", sa.one_core_mkeys_per_s, sb.one_core_mkeys_per_s),
+            ("M keys sorted/s, all cores", sa.all_cores_mkeys_per_s, sb.all_cores_mkeys_per_s),
+            ("fsyncs/s", sa.fsyncs_per_s, sb.fsyncs_per_s),
+            ("steal %", sa.steal_pct, sb.steal_pct),
+        ];
+        for (i, (name, x, y)) in figures.into_iter().enumerate() {
+            let scenario = if i == 0 { format!("machine ({})", sa.when) } else { String::new() };
+            t.row(vec![scenario, name.into(), format!("{x:.1}"), format!("{y:.1}"), change(x, y)]);
+        }
+    }
     for ra in &fa.rows {
         let Some(rb) = fb.rows.iter().find(|r| r.scenario == ra.scenario) else {
             t.row(vec![ra.scenario.clone(), "(only in A)".into(), String::new(), String::new(), String::new()]);
@@ -1159,6 +1199,45 @@ mod tests {
         let stored = get("remote-write samples ≥ 500k/s stored");
         assert_eq!(stored.measured, "190,000 stored/s (300,000 acknowledged/s)");
         assert_eq!(stored.met, Some(false));
+    }
+
+    #[test]
+    fn the_machine_speed_at_start_and_end_is_kept_and_old_files_without_it_still_read() {
+        let speed = |when: &str, one: f64| MachineSpeed {
+            when: when.into(),
+            one_core_mkeys_per_s: one,
+            all_cores_mkeys_per_s: 2.0 * one,
+            fsyncs_per_s: 900.0,
+            steal_pct: 0.5,
+        };
+        let step = |s: &MachineSpeed| StepResult {
+            kind: "machine".into(),
+            rows: vec![],
+            details: serde_json::to_value(s).unwrap(),
+        };
+        let ceiling = StepResult {
+            kind: "ceiling".into(),
+            rows: vec![BenchRow {
+                scenario: "engine ceiling".into(),
+                input: Some("k6".into()),
+                rows_per_s: 1e6,
+                ..Default::default()
+            }],
+            details: serde_json::Value::Null,
+        };
+        let file = combine(vec![step(&speed("start", 30.0)), ceiling, step(&speed("end", 24.0))], None);
+        assert_eq!(file.speed, vec![speed("start", 30.0), speed("end", 24.0)]);
+        // Machine steps add no rows to the table.
+        assert_eq!(file.rows.len(), 1);
+        let text = serde_json::to_string(&file).unwrap();
+        let back: BenchFile = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.speed, file.speed);
+
+        // A file written before the machine's speed was measured.
+        let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();
+        old.as_object_mut().unwrap().remove("speed");
+        let old: BenchFile = serde_json::from_value(old).unwrap();
+        assert!(old.speed.is_empty());
     }
 
     #[test]

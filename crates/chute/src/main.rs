@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench_ceiling;
 mod bench_cmd;
 mod bench_explorer;
+mod bench_machine;
 mod bench_nats;
 mod bench_remote;
 mod bench_wrk;
