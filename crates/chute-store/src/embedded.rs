@@ -430,23 +430,29 @@ fn start_merge_nice(nice: i32) {
 }
 
 /// Sets the nice value of this process's threads whose name starts with `prefix` (Linux: the
-/// nice value is per thread). Returns how many it changed.
-pub fn renice_threads_named(prefix: &str, nice: i32) -> std::io::Result<usize> {
-    let mut changed = 0;
+/// nice value is per thread).
+fn renice_threads_named(prefix: &str, nice: i32) -> std::io::Result<()> {
+    for (tid, name) in process_threads()? {
+        if name.starts_with(prefix) && thread_nice(tid) != Some(nice) {
+            // SAFETY: setpriority takes plain integers and touches no memory of ours. A thread
+            // that ended meanwhile makes it fail, which is fine.
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) };
+        }
+    }
+    Ok(())
+}
+
+/// This process's threads: id and name (`/proc/self/task`). A thread that ends between the
+/// listing and the read of its name is left out.
+pub fn process_threads() -> std::io::Result<Vec<(libc::id_t, String)>> {
+    let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc/self/task")? {
         let entry = entry?;
         let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse::<libc::id_t>().ok()) else { continue };
-        // A thread can end between the listing and the read: skip it.
         let Ok(name) = std::fs::read_to_string(entry.path().join("comm")) else { continue };
-        if !name.starts_with(prefix) || thread_nice(tid) == Some(nice) {
-            continue;
-        }
-        // SAFETY: setpriority takes plain integers and touches no memory of ours.
-        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) } == 0 {
-            changed += 1;
-        }
+        out.push((tid, name.trim_end().to_string()));
     }
-    Ok(changed)
+    Ok(out)
 }
 
 /// A thread's nice value, None when it cannot be read (the thread ended).

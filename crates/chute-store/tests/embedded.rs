@@ -209,15 +209,8 @@ fn a_closed_engine_refuses_calls_and_reopening_clearly() {
 
 /// Every thread of this process, with its name and nice value.
 fn threads() -> Vec<(String, i32)> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let Ok(tid) = e.file_name().to_string_lossy().parse::<libc::id_t>() else { continue };
-        let Ok(name) = std::fs::read_to_string(e.path().join("comm")) else { continue };
-        if let Some(nice) = chute_store::embedded::thread_nice(tid) {
-            out.push((name.trim_end().to_string(), nice));
-        }
-    }
-    out
+    let threads = chute_store::embedded::process_threads().unwrap();
+    threads.into_iter().filter_map(|(tid, name)| Some((name, chute_store::embedded::thread_nice(tid)?))).collect()
 }
 
 #[test]

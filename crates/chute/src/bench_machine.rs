@@ -43,13 +43,6 @@ const KEYS: usize = 1 << 20;
 /// Keys sorted per second by one thread: the median of five rounds of about `d / 5` each (single
 /// rounds of a second varied by 10% back to back on the shared VM).
 fn sort_rate(d: Duration, seed: u64) -> f64 {
-    let mut rounds: Vec<f64> = (0..5).map(|_| sort_round(d / 5, seed)).collect();
-    rounds.sort_by(f64::total_cmp);
-    rounds[2]
-}
-
-/// Keys sorted per second by one thread for about `d` (at least one sort).
-fn sort_round(d: Duration, seed: u64) -> f64 {
     let mut x = seed | 1;
     let fresh: Vec<u64> = (0..KEYS)
         .map(|_| {
@@ -61,12 +54,20 @@ fn sort_round(d: Duration, seed: u64) -> f64 {
         })
         .collect();
     let mut work = fresh.clone();
+    let mut rounds: Vec<f64> = (0..5).map(|_| sort_round(d / 5, &fresh, &mut work)).collect();
+    rounds.sort_by(f64::total_cmp);
+    rounds[2]
+}
+
+/// Keys sorted per second for about `d` (at least one sort): `fresh` copied into `work` and
+/// sorted, again and again.
+fn sort_round(d: Duration, fresh: &[u64], work: &mut [u64]) -> f64 {
     let start = Instant::now();
     let mut sorted = 0u64;
     loop {
-        work.copy_from_slice(&fresh);
+        work.copy_from_slice(fresh);
         work.sort_unstable();
-        std::hint::black_box(&work);
+        std::hint::black_box(&*work);
         sorted += KEYS as u64;
         if start.elapsed() >= d {
             break;
@@ -75,9 +76,8 @@ fn sort_round(d: Duration, seed: u64) -> f64 {
     sorted as f64 / start.elapsed().as_secs_f64()
 }
 
-/// 4 KiB append + fdatasync round trips per second for about `d`.
+/// 4 KiB append + fdatasync round trips per second for about `d` (`dir` exists).
 fn fsync_rate(dir: &std::path::Path, d: Duration) -> anyhow::Result<f64> {
-    std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("machine-fsync-{}.tmp", std::process::id()));
     let mut f = std::fs::File::create(&path)?;
     let block = [0x5au8; 4096];
