@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: chute's throughput and latency figures on this machine, in order:
 #   0. (and again at the end) the machine's speed with work that owes nothing to chute: sorting
-#      keys on one core and on all, 4 KiB fsyncs, the hypervisor's steal; so host drift between
-#      two runs shows beside the figures (`make bench-compare` prints it first),
+#      keys on one core and on all, 4 KiB fsyncs, small file creations, the hypervisor's steal;
+#      so host drift between two runs shows beside the figures (`make bench-compare` prints
+#      it first),
 #   1. the engine's ceiling per input: its rows as Arrow batches straight into a fresh embedded
 #      store (k6 samples; the rows of each wrk case's body: OTLP logs, traces, metrics, remote
 #      write, NDJSON events),

@@ -1081,10 +1081,11 @@ fn compare(a: &Path, b: &Path) -> anyhow::Result<i32> {
     // The host's own drift first: a figure below that moved as much as these did is the machine.
     for sa in &fa.speed {
         let Some(sb) = fb.speed.iter().find(|s| s.when == sa.when) else { continue };
-        let figures: [(&str, f64, f64); 4] = [
+        let figures: [(&str, f64, f64); 5] = [
             ("M keys sorted/s, one core", sa.one_core_mkeys_per_s, sb.one_core_mkeys_per_s),
             ("M keys sorted/s, all cores", sa.all_cores_mkeys_per_s, sb.all_cores_mkeys_per_s),
             ("fsyncs/s", sa.fsyncs_per_s, sb.fsyncs_per_s),
+            ("file creates/s", sa.file_creates_per_s, sb.file_creates_per_s),
             ("steal %", sa.steal_pct, sb.steal_pct),
         ];
         for (i, (name, x, y)) in figures.into_iter().enumerate() {
@@ -1208,6 +1209,7 @@ mod tests {
             one_core_mkeys_per_s: one,
             all_cores_mkeys_per_s: 2.0 * one,
             fsyncs_per_s: 900.0,
+            file_creates_per_s: 20_000.0,
             steal_pct: 0.5,
         };
         let step = |s: &MachineSpeed| StepResult {
@@ -1232,6 +1234,15 @@ mod tests {
         let text = serde_json::to_string(&file).unwrap();
         let back: BenchFile = serde_json::from_str(&text).unwrap();
         assert_eq!(back.speed, file.speed);
+
+        // A file written before file creations were measured.
+        let mut older: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for s in older["speed"].as_array_mut().unwrap() {
+            s.as_object_mut().unwrap().remove("file_creates_per_s");
+        }
+        let older: BenchFile = serde_json::from_value(older).unwrap();
+        assert_eq!(older.speed[0].file_creates_per_s, 0.0);
+        assert_eq!(older.speed[0].fsyncs_per_s, 900.0);
 
         // A file written before the machine's speed was measured.
         let mut old: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -1,6 +1,7 @@
 //! `chute bench machine`: how fast this machine is at the moment, measured with work that owes
-//! nothing to chute (sorting pseudo-random keys, syncing small writes), so two `make bench` runs
-//! can tell the host's drift from a change in chute. `make bench` measures it first and last.
+//! nothing to chute (sorting pseudo-random keys, syncing small writes, creating small files), so
+//! two `make bench` runs can tell the host's drift from a change in chute. `make bench` measures
+//! it first and last.
 
 use crate::bench_cmd::{StepResult, bench_dir};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,8 @@ pub struct MachineArgs {
     /// A name for this measurement in the report (e.g. start, end).
     #[arg(long, default_value = "now")]
     pub when: String,
-    /// Where the fsync measurement writes its scratch file (the disk the spool would use).
+    /// Where the fsync and file measurements write their scratch files (the disk the spool and
+    /// the embedded engine would use).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     #[arg(long)]
@@ -34,6 +36,11 @@ pub struct MachineSpeed {
     pub all_cores_mkeys_per_s: f64,
     /// 4 KiB appends each followed by `fdatasync`, per second, in the bench directory.
     pub fsyncs_per_s: f64,
+    /// Small files created per second in the bench directory (4 KiB each, 40 to a directory, as
+    /// the engine writes a part): the engine creates dozens of files per insert and per merge.
+    /// 0 in files written before it was measured.
+    #[serde(default)]
+    pub file_creates_per_s: f64,
     /// The share of CPU time the hypervisor gave to others (steal) while this was measured, %.
     pub steal_pct: f64,
 }
@@ -97,6 +104,31 @@ fn fsync_rate(dir: &std::path::Path, d: Duration) -> anyhow::Result<f64> {
     result
 }
 
+/// Files a measurement creates: few enough not to disturb what runs next (deleting many files
+/// slows the next creations on some filesystems), enough to time.
+const FILES: usize = 2000;
+
+/// [`FILES`] small files created (written, closed) per second, in directories of 40 under a
+/// scratch directory in `dir`, which is removed afterwards.
+fn file_create_rate(dir: &std::path::Path) -> anyhow::Result<f64> {
+    let root = dir.join(format!("machine-files-{}.tmp", std::process::id()));
+    let block = [0x5au8; 4096];
+    let start = Instant::now();
+    let result = (|| -> std::io::Result<f64> {
+        std::fs::create_dir(&root)?;
+        for i in 0..FILES {
+            let sub = root.join(format!("part{}", i / 40));
+            if i % 40 == 0 {
+                std::fs::create_dir(&sub)?;
+            }
+            std::fs::File::create(sub.join(format!("f{i}.bin")))?.write_all(&block)?;
+        }
+        Ok(FILES as f64 / start.elapsed().as_secs_f64())
+    })();
+    let _ = std::fs::remove_dir_all(&root);
+    Ok(result?)
+}
+
 /// The aggregate `cpu` line of /proc/stat: (steal, total) in ticks.
 pub fn steal_and_total(stat: &str) -> Option<(u64, u64)> {
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
@@ -120,6 +152,7 @@ pub fn measure(when: &str, d: Duration, dir: &std::path::Path) -> anyhow::Result
         handles.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
     });
     let fsyncs = fsync_rate(dir, d)?;
+    let creates = file_create_rate(dir)?;
     let steal_pct = match (before, proc_stat()) {
         (Some((s0, t0)), Some((s1, t1))) if t1 > t0 => (s1.saturating_sub(s0)) as f64 / (t1 - t0) as f64 * 100.0,
         _ => 0.0,
@@ -129,14 +162,16 @@ pub fn measure(when: &str, d: Duration, dir: &std::path::Path) -> anyhow::Result
         one_core_mkeys_per_s: one / 1e6,
         all_cores_mkeys_per_s: all / 1e6,
         fsyncs_per_s: fsyncs,
+        file_creates_per_s: creates,
         steal_pct,
     })
 }
 
 pub fn describe(s: &MachineSpeed) -> String {
     format!(
-        "machine speed ({}): sorting {:.1} M keys/s on one core, {:.1} M keys/s on all; {:.0} fsyncs/s; steal {:.1}%",
-        s.when, s.one_core_mkeys_per_s, s.all_cores_mkeys_per_s, s.fsyncs_per_s, s.steal_pct
+        "machine speed ({}): sorting {:.1} M keys/s on one core, {:.1} M keys/s on all; {:.0} fsyncs/s; \
+         {:.0} file creates/s; steal {:.1}%",
+        s.when, s.one_core_mkeys_per_s, s.all_cores_mkeys_per_s, s.fsyncs_per_s, s.file_creates_per_s, s.steal_pct
     )
 }
 
@@ -171,8 +206,9 @@ mod tests {
         let s = measure("start", Duration::from_millis(50), dir.path()).unwrap();
         assert_eq!(s.when, "start");
         assert!(s.one_core_mkeys_per_s > 0.0 && s.all_cores_mkeys_per_s > 0.0 && s.fsyncs_per_s > 0.0, "{s:?}");
+        assert!(s.file_creates_per_s > 0.0, "{s:?}");
         assert!((0.0..=100.0).contains(&s.steal_pct), "{s:?}");
-        // The scratch file is gone.
+        // The scratch files are gone.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
