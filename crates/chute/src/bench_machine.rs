@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
 pub struct MachineArgs {
-    /// How long each of the three measurements lasts (one core, all cores, fsync), e.g. 2s.
+    /// How long each of the three timed measurements lasts (one core, all cores, fsync), e.g. 2s.
+    /// The file measurement creates a fixed number of files instead.
     #[arg(long, default_value = "2s")]
     pub duration: String,
     /// A name for this measurement in the report (e.g. start, end).
@@ -107,8 +108,10 @@ fn fsync_rate(dir: &std::path::Path, d: Duration) -> anyhow::Result<f64> {
 /// Files a measurement creates: few enough not to disturb what runs next (deleting many files
 /// slows the next creations on some filesystems), enough to time.
 const FILES: usize = 2000;
+/// Files per directory, about as many as an engine part holds.
+const FILES_PER_DIR: usize = 40;
 
-/// [`FILES`] small files created (written, closed) per second, in directories of 40 under a
+/// [`FILES`] small files created (written, closed) per second, [`FILES_PER_DIR`] to a directory, under a
 /// scratch directory in `dir`, which is removed afterwards.
 fn file_create_rate(dir: &std::path::Path) -> anyhow::Result<f64> {
     let root = dir.join(format!("machine-files-{}.tmp", std::process::id()));
@@ -117,8 +120,8 @@ fn file_create_rate(dir: &std::path::Path) -> anyhow::Result<f64> {
     let result = (|| -> std::io::Result<f64> {
         std::fs::create_dir(&root)?;
         for i in 0..FILES {
-            let sub = root.join(format!("part{}", i / 40));
-            if i % 40 == 0 {
+            let sub = root.join(format!("part{}", i / FILES_PER_DIR));
+            if i % FILES_PER_DIR == 0 {
                 std::fs::create_dir(&sub)?;
             }
             std::fs::File::create(sub.join(format!("f{i}.bin")))?.write_all(&block)?;
