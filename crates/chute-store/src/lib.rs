@@ -35,8 +35,9 @@ pub trait Store: Send + Sync {
     /// deduplication window stores nothing, so a retry of the same batch is safe.
     fn insert(&self, table: &str, batch: &RecordBatch, token: &str) -> Result<(), StoreError>;
 
-    /// Runs a query. `params` are bound to `{name:Type}` placeholders in `sql`; values are
-    /// never spliced into the SQL text.
+    /// Runs a query. `params` are bound to `{name:Type}` placeholders in `sql`: sent beside the
+    /// SQL to a server, put in place as `CAST('<quoted value>' AS Type)` for the embedded engine
+    /// ([`sql::bind`]); a value is never spliced into the SQL text unquoted.
     fn query(&self, sql: &str, params: &[(&str, &str)]) -> Result<Vec<RecordBatch>, StoreError>;
 
     /// Runs a statement without a result (DDL, `SET`, mutations).

@@ -154,6 +154,29 @@ fn parameters_are_values_never_sql() {
     assert_eq!(chute_store::rows::value_at(b[0].column(0), 0), 0);
     let err = store.query("SELECT 1", &[("bad name", "x")]).unwrap_err();
     assert!(err.message.contains("bad parameter name"));
+
+    // Any text comes back as it went in, typed values are read as their type, and a parameter
+    // belongs to its query only.
+    for v in ["it's", "back\\slash\\'", "tab\tnew\nline\r", "nul\0", "{r:String}", "ünï 😀", "", "-- x"] {
+        let b = store.query("SELECT hex({v:String}) AS h, length({v:String}) AS n", &[("v", v)]).unwrap();
+        let hex: String = v.bytes().map(|c| format!("{c:02X}")).collect();
+        assert_eq!(chute_store::rows::value_at(b[0].column(0), 0), hex, "{v:?}");
+        assert_eq!(chute_store::rows::value_at(b[0].column(1), 0), v.len() as u64);
+    }
+    let b = store
+        .query(
+            "SELECT number FROM numbers(10) WHERE number >= {from:UInt64} LIMIT {n:UInt64}",
+            &[("from", "4"), ("n", "3")],
+        )
+        .unwrap();
+    assert_eq!(
+        (0..b[0].num_rows()).map(|i| chute_store::rows::value_at(b[0].column(0), i)).collect::<Vec<_>>(),
+        [4, 5, 6]
+    );
+    let err = store.query("SELECT {n:UInt64}", &[("n", "four")]).unwrap_err();
+    assert!(err.message.contains("four"), "{err}");
+    let err = store.query("SELECT {v:String}", &[]).unwrap_err();
+    assert!(err.message.contains("v"), "a parameter of an earlier query is not reused: {err}");
 }
 
 #[test]
