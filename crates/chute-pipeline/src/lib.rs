@@ -260,6 +260,13 @@ impl Pipeline {
                 if !recovery.pending.is_empty() {
                     tracing::info!(pending = ?recovery.pending, "spool holds undelivered segments from a previous run");
                 }
+                let commits = metrics.histogram(
+                    "chute_spool_commit_duration_seconds",
+                    "time to write and sync one group of appends to the spool, which their acknowledgements wait for",
+                    &[],
+                    crate::metrics::SYNC_BUCKETS,
+                );
+                spool.observe_commits(Box::new(move |d| commits.observe(d.as_secs_f64())));
                 Some(spool)
             }
             None => None,

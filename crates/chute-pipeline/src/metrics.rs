@@ -79,6 +79,9 @@ pub struct Histogram {
 pub const LATENCY_BUCKETS: &[f64] =
     &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
+/// Buckets from 0.5 ms to 2.5 s, for disk syncs.
+pub const SYNC_BUCKETS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
 impl Histogram {
     fn new(bounds: &'static [f64]) -> Self {
         Histogram {

@@ -115,6 +115,11 @@ async fn acknowledged_rows_land_once_and_the_spool_empties() {
     let m = p.metrics();
     assert_eq!(m.counter_sum("chute_rows_written_total", &[("table", "k6_samples")]), 10_000);
     assert_eq!(m.counter_sum("chute_rows_spooled_total", &[("source", "test")]), 10_000);
+    // Each of the 20 submissions waited for its own group commit (one at a time).
+    let text = m.render_prometheus();
+    let commits = text.lines().find_map(|l| l.strip_prefix("chute_spool_commit_duration_seconds_count "));
+    assert_eq!(commits.map(str::trim), Some("20"), "{text}");
+    assert!(text.contains("chute_spool_commit_duration_seconds_bucket{le=\"0.0005\"}"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -168,7 +168,13 @@ pub(crate) struct Shared {
     /// Wakes delivery when a segment is sealed.
     pub notify: tokio::sync::Notify,
     pub sealed_rx_waiters: Mutex<Vec<std::sync::mpsc::Sender<(String, u64)>>>,
+    /// Told how long each group commit took (see [`Spool::observe_commits`]).
+    pub commit_observer: std::sync::OnceLock<CommitObserver>,
 }
+
+/// Called by the writer thread after each group commit with the time it took to write and sync
+/// the group (what every append of the group waited for beyond the sync interval).
+pub type CommitObserver = Box<dyn Fn(Duration) + Send + Sync>;
 
 /// The spool. Cheap to clone; the writer thread stops when [`Spool::close`] is called.
 #[derive(Clone)]
@@ -280,6 +286,7 @@ impl Spool {
             sealed: Mutex::new(sealed),
             notify: tokio::sync::Notify::new(),
             sealed_rx_waiters: Mutex::new(Vec::new()),
+            commit_observer: std::sync::OnceLock::new(),
         });
         let writer = writer::start(shared.clone(), next_seq)?;
         if recovery.resealed > 0 || recovery.truncated_bytes > 0 {
@@ -445,6 +452,12 @@ impl Spool {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Has `f` told the duration of every group commit from now on (for a latency histogram).
+    /// Only the first observer counts.
+    pub fn observe_commits(&self, f: CommitObserver) {
+        let _ = self.shared.commit_observer.set(f);
     }
 
     pub fn stats(&self) -> SpoolStats {

@@ -316,6 +316,7 @@ impl Writer {
     /// Writes a group and syncs it. The appends of one table and source become one record, so
     /// many small requests cost one encoding here and one decoding at delivery, not one each.
     fn commit(&mut self, group: Vec<Pending>) {
+        let started = Instant::now();
         let mut ok: Vec<Reply> = Vec::with_capacity(group.len());
         for r in merge_into_records(group) {
             // What to write, each with the appends it answers.
@@ -348,6 +349,9 @@ impl Writer {
         // interval is followed at once by the next group's.
         self.last_sync = Instant::now();
         let sync = self.sync_dirty();
+        if let Some(observe) = self.shared.commit_observer.get() {
+            observe(started.elapsed());
+        }
         match sync {
             Ok(()) => {
                 for r in ok {

@@ -708,7 +708,9 @@ async fn e2e_variant(spec: &E2eSpec, variant: &str, dir: &Path) -> anyhow::Resul
 
         // 70% of the peak: open model, with visibility markers; flush latency over this phase.
         let rate = 0.7 * sustained / spec.rows_per_request as f64;
-        let before = histogram_buckets(&scrape(&http, &server.url).await, "chute_flush_duration_seconds");
+        let text = scrape(&http, &server.url).await;
+        let before = histogram_buckets(&text, "chute_flush_duration_seconds");
+        let commits_before = histogram_buckets(&text, "chute_spool_commit_duration_seconds");
         let mut o = LoadOptions::new(
             &server.url,
             spec.protocol,
@@ -719,20 +721,24 @@ async fn e2e_variant(spec: &E2eSpec, variant: &str, dir: &Path) -> anyhow::Resul
         o.rows_per_request = spec.rows_per_request;
         o.progress = !json;
         let open = chute_loadgen::run(o).await?;
-        let after = histogram_buckets(&scrape(&http, &server.url).await, "chute_flush_duration_seconds");
+        let text = scrape(&http, &server.url).await;
+        let after = histogram_buckets(&text, "chute_flush_duration_seconds");
         let flush_p99 = p99_between(&before, &after);
+        // The spool's share of the acknowledgement latency (none with the spool off).
+        let commit_p99 = p99_between(&commits_before, &histogram_buckets(&text, "chute_spool_commit_duration_seconds"));
         let rss = server.peak_rss();
         let ack = open.ack_latency.clone().unwrap_or_default();
         let vis = open.visibility.latency.as_ref().map(|l| l.p99_ms);
         say!(
             json,
             "  open at 70% ({rate:.1} requests/s): {} rows/s, ack p50 {:.1} ms p99 {:.1} ms, visibility p99 {}, \
-             flush p99 {}, 429 {}, errors {}, overflow {}; peak RSS {}",
+             flush p99 {}, spool commit p99 {}, 429 {}, errors {}, overflow {}; peak RSS {}",
             thousands(open.rows.per_second as u64),
             ack.p50_ms,
             ack.p99_ms,
             vis.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "-".into()),
             flush_p99.map(|v| format!("≤{v:.0} ms")).unwrap_or_else(|| "-".into()),
+            commit_p99.map(|v| format!("≤{v:.1} ms")).unwrap_or_else(|| "-".into()),
             open.requests.rejected,
             open.requests.errors,
             open.requests.overflow,
@@ -756,6 +762,7 @@ async fn e2e_variant(spec: &E2eSpec, variant: &str, dir: &Path) -> anyhow::Resul
                      "connections": peak.profile.start,
                      "ack_latency": peak.ack_latency},
             "open": open,
+            "spool_commit_p99_ms": commit_p99,
         });
         Ok((row, detail))
     }
