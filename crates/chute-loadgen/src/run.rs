@@ -513,7 +513,11 @@ async fn open(opts: &LoadOptions, link: &Link, payload: &Arc<dyn Payload>, stats
     let _ = slots.acquire_many(cap as u32).await;
 }
 
-/// Every `every`, a marker row under a fresh run id; each is polled until it is queryable.
+/// Every `every`, a marker row under a fresh run id, polled until it is queryable. Markers land
+/// in the order they were acknowledged (one table, delivered in order), so only the oldest one not
+/// seen yet is polled, and when it shows up the next one is asked for at once: one poll at a time
+/// however many markers wait, since each poll is a query the server runs beside the load being
+/// measured.
 #[allow(clippy::too_many_arguments)]
 async fn markers(
     payload: Arc<dyn Payload>,
@@ -526,45 +530,67 @@ async fn markers(
     poll: Duration,
     end: Instant,
 ) {
-    let mut pollers = tokio::task::JoinSet::new();
-    let mut n = 0u64;
-    let mut next = Instant::now() + every.min(Duration::from_millis(500));
-    while next < end {
-        tokio::time::sleep_until(next.into()).await;
-        next += every;
-        let id = format!("{run_id}-m{n:05}");
-        n += 1;
-        let Some((out, probe)) = payload.marker(&id, now_ns()) else { return };
+    let (acked_tx, mut acked) = tokio::sync::mpsc::unbounded_channel::<(crate::payload::VisibilityProbe, Instant)>();
+    let send = {
         let (target, pool, stats) = (target.clone(), pool.clone(), stats.clone());
-        stats.markers.fetch_add(1, Relaxed);
-        pollers.spawn(async move {
-            let sent = Instant::now();
-            let Message::Http(m) = &out.message else { return };
-            match pool.send(&target, m, timeout).await {
-                Ok(a) if (200..300).contains(&a.status) => {
-                    stats.markers_acked.fetch_add(1, Relaxed);
-                }
-                _ => return,
-            }
-            let give_up = sent + timeout;
-            loop {
-                if let Some(v) = pool.get_json(&target, &probe.path, Duration::from_secs(5)).await
-                    && v[probe.field].as_u64().unwrap_or(0) >= probe.at_least
-                {
-                    let us = (sent.elapsed().as_micros() as u64).max(1);
-                    if let Some(h) = stats.visible.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                        h.saturating_record(us);
+        async move {
+            let mut sends = tokio::task::JoinSet::new();
+            let mut n = 0u64;
+            let mut next = Instant::now() + every.min(Duration::from_millis(500));
+            while next < end {
+                tokio::time::sleep_until(next.into()).await;
+                next += every;
+                let id = format!("{run_id}-m{n:05}");
+                n += 1;
+                let Some((out, probe)) = payload.marker(&id, now_ns()) else { break };
+                stats.markers.fetch_add(1, Relaxed);
+                let (target, pool, stats, acked_tx) = (target.clone(), pool.clone(), stats.clone(), acked_tx.clone());
+                sends.spawn(async move {
+                    let sent = Instant::now();
+                    let Message::Http(m) = &out.message else { return };
+                    if let Ok(a) = pool.send(&target, m, timeout).await
+                        && (200..300).contains(&a.status)
+                    {
+                        stats.markers_acked.fetch_add(1, Relaxed);
+                        let _ = acked_tx.send((probe, sent));
                     }
-                    return;
-                }
-                if Instant::now() >= give_up {
-                    return;
-                }
-                tokio::time::sleep(poll).await;
+                });
             }
-        });
-    }
-    while pollers.join_next().await.is_some() {}
+            drop(acked_tx);
+            while sends.join_next().await.is_some() {}
+        }
+    };
+    let watch = async move {
+        let mut waiting: std::collections::VecDeque<(crate::payload::VisibilityProbe, Instant)> = Default::default();
+        loop {
+            while let Ok(m) = acked.try_recv() {
+                waiting.push_back(m);
+            }
+            let Some((probe, sent)) = waiting.front() else {
+                match acked.recv().await {
+                    Some(m) => waiting.push_back(m),
+                    None => return,
+                }
+                continue;
+            };
+            if let Some(v) = pool.get_json(&target, &probe.path, Duration::from_secs(5)).await
+                && v[probe.field].as_u64().unwrap_or(0) >= probe.at_least
+            {
+                let us = (sent.elapsed().as_micros() as u64).max(1);
+                if let Some(h) = stats.visible.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    h.saturating_record(us);
+                }
+                waiting.pop_front();
+                continue;
+            }
+            if sent.elapsed() >= timeout {
+                waiting.pop_front();
+                continue;
+            }
+            tokio::time::sleep(poll).await;
+        }
+    };
+    tokio::join!(send, watch);
 }
 
 /// Once a second: a timeline point, and the progress line on a terminal.
