@@ -61,8 +61,9 @@ pub struct LoadgenArgs {
     /// Do not measure visibility (no markers, no API polling).
     #[arg(long)]
     pub no_visibility: bool,
-    /// How often a marker is polled until it is queryable (each poll is a query the server runs
-    /// beside the load; a visibility latency is over-estimated by at most this much).
+    /// How often the oldest marker not yet queryable is polled (one poll at a time, the next
+    /// marker at once when it shows up; each poll is a query the server runs beside the load; a
+    /// visibility latency is over-estimated by at most this much).
     #[arg(long, default_value = "100ms", value_name = "DURATION")]
     pub visibility_poll: String,
     /// A marker not queryable within this long counts as not visible.
