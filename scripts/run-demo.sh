@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=target/release/chute
 DATA=${CHUTE_DEMO_DATA:-./chute-data}
+# Not chute's own setting: chute refuses CHUTE_* variables that name no configuration key.
+unset CHUTE_DEMO_DATA
 
 "$BIN" --data-dir "$DATA" serve &
 PID=$!
