@@ -634,7 +634,7 @@ async fn e2e_variant(spec: &E2eSpec, variant: &str, dir: &Path) -> anyhow::Resul
     let log = dir.join(format!("e2e-{variant}.log"));
     let http = reqwest::Client::new();
     let label = variant_label(spec.protocol, variant);
-    let sets = peak_search_sets(variant, &sets);
+    let sets = e2e_server_sets(variant, &sets);
     let server = Server::start(&data, &sets, &log)?;
     let result = async {
         wait_ready(&http, &server.url).await?;
@@ -710,7 +710,7 @@ async fn e2e_variant(spec: &E2eSpec, variant: &str, dir: &Path) -> anyhow::Resul
 /// [`PEAK_SEARCH_SPOOL`], so that the spool fills within the peak search's first seconds. At
 /// 70% of the peak the spool holds a segment or two, far below the bound (a 429 would be
 /// counted and printed).
-fn peak_search_sets(variant: &str, sets: &[String]) -> Vec<String> {
+fn e2e_server_sets(variant: &str, sets: &[String]) -> Vec<String> {
     let mut s = sets.to_vec();
     if variant == "spool" && !sets.iter().any(|s| s.starts_with("spool.max_bytes=")) {
         s.push(format!("spool.max_bytes={PEAK_SEARCH_SPOOL}"));
@@ -1172,13 +1172,13 @@ mod tests {
     #[test]
     fn only_the_spool_variant_runs_with_a_small_spool_unless_one_was_set() {
         let sets = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(peak_search_sets("spool", &[]), sets(&["spool.max_bytes=256MiB"]));
+        assert_eq!(e2e_server_sets("spool", &[]), sets(&["spool.max_bytes=256MiB"]));
         let own = sets(&["spool.max_bytes=1GiB"]);
-        assert_eq!(peak_search_sets("spool", &own), own, "a bound the user set is kept");
+        assert_eq!(e2e_server_sets("spool", &own), own, "a bound the user set is kept");
         let off = sets(&["spool.enabled=false"]);
-        assert_eq!(peak_search_sets("no-spool", &off), off);
+        assert_eq!(e2e_server_sets("no-spool", &off), off);
         let null = sets(&["store.target=null"]);
-        assert_eq!(peak_search_sets("null", &null), null);
+        assert_eq!(e2e_server_sets("null", &null), null);
     }
 
     #[test]
