@@ -22,11 +22,16 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// chute's memory limits (`limits.max_unflushed_bytes`, batch sizes); peak RSS did not change.
 /// `MIMALLOC_PURGE_DELAY` (milliseconds) set in the environment still decides.
 fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() && std::env::var_os("MIMALLOC_RESET_DELAY").is_none() {
+    if !environment_sets_purge_delay() {
         // SAFETY: sets a process-wide allocator option (a plain integer); mimalloc reads it
         // when it decides whether to purge, and allows changing it at any time.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     }
+}
+
+/// Whether the environment sets mimalloc's purge delay (under its current or its legacy name).
+fn environment_sets_purge_delay() -> bool {
+    std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() || std::env::var_os("MIMALLOC_RESET_DELAY").is_some()
 }
 
 mod bench_ceiling;
@@ -232,7 +237,7 @@ mod allocator_tests {
 
     #[test]
     fn freed_memory_is_kept_unless_the_environment_says_otherwise() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() || std::env::var_os("MIMALLOC_RESET_DELAY").is_some() {
+        if environment_sets_purge_delay() {
             return; // the environment decides; nothing of ours to check
         }
         // SAFETY: reads a process-wide allocator option.
