@@ -60,7 +60,7 @@ fn field_names() -> MapFieldNames {
 /// completes with a microcode assist costing some hundred cycles (a fifth of OTLP logs decoding,
 /// whose schema URL and scope version columns are mostly empty).
 #[inline]
-pub fn same_text(a: &str, b: &str) -> bool {
+fn same_text(a: &str, b: &str) -> bool {
     a.len() == b.len() && (a.is_empty() || a == b)
 }
 
