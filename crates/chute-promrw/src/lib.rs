@@ -221,6 +221,16 @@ struct Stats {
     dropped: u64,
 }
 
+/// `a < b`, deciding on the first byte when it differs (as it does between most label names)
+/// without a call to `memcmp`.
+#[inline]
+fn before(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x < y,
+        _ => a < b,
+    }
+}
+
 fn series_labels<'a, 'b>(
     index: usize,
     labels: &[Label<'a>],
@@ -234,15 +244,18 @@ fn series_labels<'a, 'b>(
         Some(n) if !n.is_empty() => n,
         _ => return Err(err("has no metric name (label __name__)".into())),
     };
-    // Duplicate names: labels are sorted by name as the specification asks, but do not trust it.
-    let names = &mut scratch.names;
-    names.clear();
-    names.extend(labels.iter().map(|l| l.name));
-    names.sort_unstable();
-    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(err(format!("label {:?} appears twice", w[0])));
+    // Duplicate names: labels are sorted by name as the specification asks, which makes the
+    // check one pass; an unsorted set is sorted aside first.
+    if !labels.windows(2).all(|w| before(w[0].name, w[1].name)) {
+        let names = &mut scratch.names;
+        names.clear();
+        names.extend(labels.iter().map(|l| l.name));
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(err(format!("label {:?} appears twice", w[0])));
+        }
     }
-    if names.first().is_some_and(|n| n.is_empty()) {
+    if labels.iter().any(|l| l.name.is_empty()) {
         return Err(err("has a label with an empty name".into()));
     }
     let attrs = &mut scratch.attrs;
@@ -254,8 +267,14 @@ fn series_labels<'a, 'b>(
         }
         match l.name {
             "__name__" => {}
-            "job" => job = cut(l.value, limits.max_attribute_value_len),
-            "instance" => instance = cut(l.value, limits.max_attribute_value_len),
+            "job" => {
+                job = cut(l.value, limits.max_attribute_value_len);
+                stats.truncated += u64::from(job.len() < l.value.len());
+            }
+            "instance" => {
+                instance = cut(l.value, limits.max_attribute_value_len);
+                stats.truncated += u64::from(instance.len() < l.value.len());
+            }
             n => {
                 if attrs.len() >= limits.max_attributes {
                     stats.dropped += 1;
@@ -268,12 +287,6 @@ fn series_labels<'a, 'b>(
                 attrs.push((n, v));
             }
         }
-    }
-    if job.len() < labels.iter().find(|l| l.name == "job").map_or(0, |l| l.value.len()) {
-        stats.truncated += 1;
-    }
-    if instance.len() < labels.iter().find(|l| l.name == "instance").map_or(0, |l| l.value.len()) {
-        stats.truncated += 1;
     }
     Ok(SeriesLabels { name, job, instance, attrs })
 }
@@ -410,10 +423,24 @@ fn float_count(v: f64) -> u64 {
     if v.is_finite() && v > 0.0 { v.round() as u64 } else { 0 }
 }
 
+/// The tables' builders, each made when its first row comes (most requests fill one or two).
+#[derive(Default)]
 struct Builders {
-    gauge: GaugeBuilder,
-    sum: SumBuilder,
-    exp: ExpHistogramBuilder,
+    gauge: Option<GaugeBuilder>,
+    sum: Option<SumBuilder>,
+    exp: Option<ExpHistogramBuilder>,
+}
+
+impl Builders {
+    fn gauge(&mut self) -> &mut GaugeBuilder {
+        self.gauge.get_or_insert_with(GaugeBuilder::new)
+    }
+    fn sum(&mut self) -> &mut SumBuilder {
+        self.sum.get_or_insert_with(SumBuilder::new)
+    }
+    fn exp(&mut self) -> &mut ExpHistogramBuilder {
+        self.exp.get_or_insert_with(ExpHistogramBuilder::new)
+    }
 }
 
 fn convert(req: &Request<'_>, limits: &Limits) -> Result<Decoded, PromRwError> {
@@ -442,7 +469,7 @@ fn convert(req: &Request<'_>, limits: &Limits) -> Result<Decoded, PromRwError> {
         }
     }
 
-    let mut b = Builders { gauge: GaugeBuilder::new(), sum: SumBuilder::new(), exp: ExpHistogramBuilder::new() };
+    let mut b = Builders::default();
     let mut d = Decoded { series: req.series.len() as u64, metadata: req.metadata.len() as u64, ..Default::default() };
     let mut stats = Stats::default();
     let mut scratch = Scratch::default();
@@ -473,19 +500,22 @@ fn convert(req: &Request<'_>, limits: &Limits) -> Result<Decoded, PromRwError> {
             let r = MetricRow { time_ns: ms_to_ns(newest), ..row };
             match kind {
                 Kind::Gauge => {
-                    fill_common(&mut b.gauge.common, &labels);
-                    d.exemplars += fill_exemplars(&mut b.gauge.exemplars, req, exemplars(), limits, &mut stats);
-                    b.gauge.end_row(&r, f64::NAN, FLAG_NO_RECORDED_VALUE);
+                    let g = b.gauge();
+                    fill_common(&mut g.common, &labels);
+                    d.exemplars += fill_exemplars(&mut g.exemplars, req, exemplars(), limits, &mut stats);
+                    g.end_row(&r, f64::NAN, FLAG_NO_RECORDED_VALUE);
                 }
                 Kind::Sum => {
-                    fill_common(&mut b.sum.common, &labels);
-                    d.exemplars += fill_exemplars(&mut b.sum.exemplars, req, exemplars(), limits, &mut stats);
-                    b.sum.end_row(&r, f64::NAN, FLAG_NO_RECORDED_VALUE, CUMULATIVE, true);
+                    let m = b.sum();
+                    fill_common(&mut m.common, &labels);
+                    d.exemplars += fill_exemplars(&mut m.exemplars, req, exemplars(), limits, &mut stats);
+                    m.end_row(&r, f64::NAN, FLAG_NO_RECORDED_VALUE, CUMULATIVE, true);
                 }
             }
             continue;
         }
 
+        let has_exemplars = !ts.exemplars.is_empty() || extra.contains_key(&index);
         let last_sample = if ts.histograms.is_empty() { ts.samples.len() } else { usize::MAX };
         for (j, s) in ts.samples.iter().enumerate() {
             let flags = if s.value.to_bits() == STALE_NAN_BITS {
@@ -495,21 +525,23 @@ fn convert(req: &Request<'_>, limits: &Limits) -> Result<Decoded, PromRwError> {
                 0
             };
             let r = MetricRow { time_ns: ms_to_ns(s.timestamp), ..row };
-            let with_exemplars = j + 1 == last_sample;
+            let with_exemplars = j + 1 == last_sample && has_exemplars;
             match kind {
                 Kind::Gauge => {
-                    fill_common(&mut b.gauge.common, &labels);
+                    let g = b.gauge();
+                    fill_common(&mut g.common, &labels);
                     if with_exemplars {
-                        d.exemplars += fill_exemplars(&mut b.gauge.exemplars, req, exemplars(), limits, &mut stats);
+                        d.exemplars += fill_exemplars(&mut g.exemplars, req, exemplars(), limits, &mut stats);
                     }
-                    b.gauge.end_row(&r, s.value, flags);
+                    g.end_row(&r, s.value, flags);
                 }
                 Kind::Sum => {
-                    fill_common(&mut b.sum.common, &labels);
+                    let m = b.sum();
+                    fill_common(&mut m.common, &labels);
                     if with_exemplars {
-                        d.exemplars += fill_exemplars(&mut b.sum.exemplars, req, exemplars(), limits, &mut stats);
+                        d.exemplars += fill_exemplars(&mut m.exemplars, req, exemplars(), limits, &mut stats);
                     }
-                    b.sum.end_row(&r, s.value, flags, CUMULATIVE, true);
+                    m.end_row(&r, s.value, flags, CUMULATIVE, true);
                 }
             }
         }
@@ -544,11 +576,12 @@ fn convert(req: &Request<'_>, limits: &Limits) -> Result<Decoded, PromRwError> {
                 0
             };
             let temporality = if h.reset_hint == ResetHint::Gauge as i32 { 0 } else { CUMULATIVE };
-            fill_common(&mut b.exp.common, &labels);
+            let e = b.exp();
+            fill_common(&mut e.common, &labels);
             if j + 1 == ts.histograms.len() {
-                d.exemplars += fill_exemplars(&mut b.exp.exemplars, req, exemplars(), limits, &mut stats);
+                d.exemplars += fill_exemplars(&mut e.exemplars, req, exemplars(), limits, &mut stats);
             }
-            b.exp.end_row(
+            e.end_row(
                 &MetricRow { time_ns: ms_to_ns(h.timestamp), ..row },
                 &ExpHistogramRow {
                     count,
@@ -569,14 +602,14 @@ fn convert(req: &Request<'_>, limits: &Limits) -> Result<Decoded, PromRwError> {
         d.histograms += ts.histograms.len() as u64;
     }
 
-    if !b.gauge.is_empty() {
-        d.batches.push(("otel_metrics_gauge", b.gauge.finish()));
+    if let Some(g) = b.gauge.as_mut().filter(|g| !g.is_empty()) {
+        d.batches.push(("otel_metrics_gauge", g.finish()));
     }
-    if !b.sum.is_empty() {
-        d.batches.push(("otel_metrics_sum", b.sum.finish()));
+    if let Some(m) = b.sum.as_mut().filter(|m| !m.is_empty()) {
+        d.batches.push(("otel_metrics_sum", m.finish()));
     }
-    if !b.exp.is_empty() {
-        d.batches.push(("otel_metrics_exponential_histogram", b.exp.finish()));
+    if let Some(e) = b.exp.as_mut().filter(|e| !e.is_empty()) {
+        d.batches.push(("otel_metrics_exponential_histogram", e.finish()));
     }
     d.truncated_attributes = stats.truncated;
     d.dropped_attributes = stats.dropped;

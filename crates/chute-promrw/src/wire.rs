@@ -205,6 +205,18 @@ fn string<'a>(buf: &mut &'a [u8]) -> Result<&'a str, String> {
     std::str::from_utf8(b).map_err(|e| format!("not valid UTF-8: {e}"))
 }
 
+/// `std::str::from_utf8` with a quicker answer for ASCII, which label names and values nearly
+/// always are (the standard check is slow on strings of a few bytes).
+#[inline]
+fn utf8(b: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    if b.is_ascii() {
+        // SAFETY: every ASCII byte sequence is valid UTF-8.
+        Ok(unsafe { std::str::from_utf8_unchecked(b) })
+    } else {
+        std::str::from_utf8(b)
+    }
+}
+
 /// Skips the value of an unknown field whose key was just read.
 fn skip(buf: &mut &[u8], field: u32, wire: u8, depth: u32) -> Result<(), String> {
     match wire {
@@ -245,7 +257,14 @@ fn expect(wire: u8, expected: u8, what: &str) -> Result<(), String> {
 
 /// Reads a decompressed `WriteRequest`. Errors name the element and field that was wrong.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Request<'_>, String> {
-    let mut req = Request::default();
+    // Room for what a typical body holds (labels of ~30 bytes, series of ~250), so that the
+    // vectors rarely grow while reading.
+    let mut req = Request {
+        series: Vec::with_capacity(bytes.len() / 256),
+        labels: Vec::with_capacity(bytes.len() / 32),
+        samples: Vec::with_capacity(bytes.len() / 256),
+        ..Request::default()
+    };
     let mut buf = bytes;
     let depth = RECURSION_LIMIT;
     while !buf.is_empty() {
@@ -274,6 +293,25 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Request<'_>, String> {
 fn series<'a>(mut buf: &'a [u8], req: &mut Request<'a>, depth: u32) -> Result<(), String> {
     let (l0, s0, e0, h0) = (req.labels.len(), req.samples.len(), req.exemplars.len(), req.histograms.len());
     while !buf.is_empty() {
+        // A label shorter than 128 bytes (nearly all of them): key and length are one byte each.
+        if let [0x0a, n, rest @ ..] = buf
+            && *n < 0x80
+            && let Some((sub, tail)) = rest.split_at_checked(usize::from(*n))
+        {
+            let l = label(sub, depth - 1).map_err(|e| format!("labels[{}]: {e}", req.labels.len() - l0))?;
+            req.labels.push(l);
+            buf = tail;
+            continue;
+        }
+        if let [0x12, n, rest @ ..] = buf
+            && *n < 0x80
+            && let Some((sub, tail)) = rest.split_at_checked(usize::from(*n))
+        {
+            let s = sample(sub, depth - 1).map_err(|e| format!("samples[{}]: {e}", req.samples.len() - s0))?;
+            req.samples.push(s);
+            buf = tail;
+            continue;
+        }
         let (field, wire) = key(&mut buf)?;
         match field {
             1 => {
@@ -322,6 +360,23 @@ fn series<'a>(mut buf: &'a [u8], req: &mut Request<'a>, depth: u32) -> Result<()
 }
 
 fn label(mut buf: &[u8], depth: u32) -> Result<Label<'_>, String> {
+    // How every client encodes a label: name then value, each shorter than 128 bytes. Read
+    // directly; any other layout takes the general loop below, with the same result.
+    if let [0x0a, n, rest @ ..] = buf
+        && *n < 0x80
+        && let Some((name, rest)) = rest.split_at_checked(usize::from(*n))
+        && let [0x12, v, value @ ..] = rest
+        && *v < 0x80
+        && usize::from(*v) == value.len()
+    {
+        // Name, value and the two ASCII bytes between them are checked as one string: an ASCII
+        // byte is always a character boundary, so both halves are then valid on their own.
+        if let Ok(all) = utf8(&buf[2..]) {
+            return Ok(Label { name: &all[..name.len()], value: &all[name.len() + 2..] });
+        }
+        let utf8 = |b, what| std::str::from_utf8(b).map_err(|e| format!("{what}: not valid UTF-8: {e}"));
+        return Ok(Label { name: utf8(name, "name")?, value: utf8(value, "value")? });
+    }
     let mut l = Label::default();
     while !buf.is_empty() {
         let (field, wire) = key(&mut buf)?;
@@ -341,6 +396,15 @@ fn label(mut buf: &[u8], depth: u32) -> Result<Label<'_>, String> {
 }
 
 fn sample(mut buf: &[u8], depth: u32) -> Result<Sample, String> {
+    // Value then timestamp, as clients write them.
+    if let [0x09, rest @ ..] = buf
+        && let Some((value, [0x10, ts @ ..])) = rest.split_first_chunk::<8>()
+        && let mut ts = ts
+        && let Ok(timestamp) = varint(&mut ts)
+        && ts.is_empty()
+    {
+        return Ok(Sample { value: f64::from_le_bytes(*value), timestamp: timestamp as i64 });
+    }
     let mut s = Sample::default();
     while !buf.is_empty() {
         let (field, wire) = key(&mut buf)?;
@@ -593,6 +657,52 @@ pub(crate) mod tests {
         assert_eq!(e, "WriteRequest.timeseries[0]: samples[0]: value: truncated 64-bit fixed value (3 bytes left)");
         let e = err(&[0x4d, 1, 2]);
         assert!(e.contains("truncated 32-bit fixed value"), "{e}");
+    }
+
+    #[test]
+    fn the_usual_layout_and_every_other_read_the_same() {
+        // Labels as clients write them (name then value), with lengths on both sides of the
+        // one-byte varint limit and characters of several bytes.
+        let long = "v".repeat(300);
+        let mut series = Vec::new();
+        for (name, value) in [
+            ("__name__", "up"),
+            ("a", &long[..127]),
+            ("b", &long[..128]),
+            ("é", "日本"),
+            (&long[..200], "x"),
+            ("z", ""),
+        ] {
+            series.extend(ld(1, &[ld(1, name.as_bytes()), ld(2, value.as_bytes())].concat()));
+        }
+        // Samples value then timestamp (as clients write them), timestamp first, without a
+        // timestamp, with a negative one, and with a field after them.
+        for s in [
+            [f64f(1, 1.5), vi(2, 1_000)].concat(),
+            [vi(2, 2_000), f64f(1, 2.5)].concat(),
+            f64f(1, 3.5),
+            [f64f(1, 4.5), vi(2, -5i64 as u64)].concat(),
+            [f64f(1, 5.5), vi(2, 6_000), vi(9, 1)].concat(),
+        ] {
+            series.extend(ld(2, &s));
+        }
+        let bytes = ld(1, &series);
+        let r = parse_both(&bytes);
+        assert_eq!(r.labels[3], Label { name: "é", value: "日本" });
+        assert_eq!(r.labels[4].name.len(), 200);
+        let samples: Vec<_> = r.samples.iter().map(|s| (s.value, s.timestamp)).collect();
+        assert_eq!(samples, [(1.5, 1_000), (2.5, 2_000), (3.5, 0), (4.5, -5), (5.5, 6_000)]);
+
+        // A value length byte with the continuation bit is a longer varint, never a length that
+        // happens to match what is left.
+        let mut l = vec![0x0a, 1, b'a', 0x12, 0x85];
+        l.extend(vec![b'v'; 0x85]);
+        let e = err(&ld(1, &ld(1, &l)));
+        assert!(e.starts_with("WriteRequest.timeseries[0]: labels[0]: value: length"), "{e}");
+        let e = err(&ld(1, &ld(1, &[ld(1, b"n\xff"), ld(2, b"v")].concat())));
+        assert!(e.starts_with("WriteRequest.timeseries[0]: labels[0]: name: not valid UTF-8"), "{e}");
+        let e = err(&ld(1, &[ld(2, &f64f(1, 1.0)), ld(2, &[f64f(1, 1.0), vec![0x10, 0xff]].concat())].concat()));
+        assert_eq!(e, "WriteRequest.timeseries[0]: samples[1]: timestamp: truncated varint");
     }
 
     #[test]

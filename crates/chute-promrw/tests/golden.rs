@@ -282,7 +282,14 @@ fn limits_drop_and_cut_labels_and_count_them() {
     let long = "x".repeat(100);
     let req = WriteRequest {
         timeseries: vec![TimeSeries {
-            labels: vec![label("__name__", "g"), label("a", &long), label("b", "1"), label("c", "2")],
+            labels: vec![
+                label("__name__", "g"),
+                label("a", &long),
+                label("b", "1"),
+                label("c", "2"),
+                label("instance", &long),
+                label("job", &long),
+            ],
             samples: vec![Sample { value: 1.0, timestamp: 1_795_432_750_000 }],
             ..Default::default()
         }],
@@ -290,9 +297,14 @@ fn limits_drop_and_cut_labels_and_count_them() {
     };
     let limits = Limits { max_attributes: 2, max_attribute_value_len: 10, ..Limits::default() };
     let d = decode_protobuf(&req.encode_to_vec(), &limits).unwrap();
-    assert_eq!((d.dropped_attributes, d.truncated_attributes), (1, 1));
+    assert_eq!((d.dropped_attributes, d.truncated_attributes), (1, 3));
     let g = d.batch("otel_metrics_gauge").unwrap();
     assert_eq!(cell(g, "Attributes", 0), serde_json::json!({"a": "xxxxxxxxxx", "b": "1"}));
+    assert_eq!(cell(g, "ServiceName", 0), serde_json::json!("xxxxxxxxxx"));
+    assert_eq!(
+        cell(g, "ResourceAttributes", 0),
+        serde_json::json!({"service.name": "xxxxxxxxxx", "service.instance.id": "xxxxxxxxxx"})
+    );
 }
 
 #[test]
@@ -326,6 +338,14 @@ fn bad_bodies_are_errors_that_say_what_and_where() {
     let e =
         decode(&snappy(&series(vec![label("__name__", "m"), label("a", "1"), label("a", "2")])), &limits).unwrap_err();
     assert_eq!(e.to_string(), "time series 1 (m): label \"a\" appears twice");
+    // Out of order (as the specification does not allow, but some clients send), the same.
+    let e =
+        decode(&snappy(&series(vec![label("b", "1"), label("__name__", "m"), label("b", "2")])), &limits).unwrap_err();
+    assert_eq!(e.to_string(), "time series 1 (m): label \"b\" appears twice");
+    for labels in [vec![label("", "x"), label("__name__", "m")], vec![label("__name__", "m"), label("", "x")]] {
+        let e = decode(&snappy(&series(labels)), &limits).unwrap_err();
+        assert_eq!(e.to_string(), "time series 1 (m): has a label with an empty name");
+    }
     // A native histogram whose spans and deltas disagree.
     let mut req = series(vec![label("__name__", "h")]);
     req.timeseries[1].samples.clear();
