@@ -656,6 +656,60 @@ mod tests {
     /// Every captured body: the zero-copy reader and prost read the same request, and both
     /// convert to the same batches and counts.
     #[test]
+    fn reader_and_prost_agree_on_damaged_bodies() {
+        // Every fixture body with bytes changed or cut: where prost reads it, the reader reads
+        // the same request; where prost refuses it, so does the reader. A small xorshift keeps
+        // the damage the same from run to run.
+        let limits = Limits::default();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut read, mut refused) = (0, 0);
+        for folder in ["prometheus/remote-write", "k6/outputs-small/prw"] {
+            let dir = format!("{}/../../fixtures/{folder}", env!("CARGO_MANIFEST_DIR"));
+            for n in 1.. {
+                let Ok(body) = std::fs::read(format!("{dir}/body-{n:03}.bin")) else { break };
+                let raw = decompress(&body, limits.max_decoded_bytes).unwrap();
+                for round in 0..300 {
+                    let mut bytes = raw.clone();
+                    for _ in 0..1 + round % 3 {
+                        let at = next() as usize % bytes.len();
+                        bytes[at] = match next() % 4 {
+                            0 => bytes[at] ^ (1 << (next() % 8)),
+                            1 => bytes[at].wrapping_add(1),
+                            2 => 0x80 | bytes[at],
+                            _ => next() as u8,
+                        };
+                    }
+                    if round % 10 == 9 {
+                        bytes.truncate(next() as usize % bytes.len());
+                    }
+                    let ours = wire::parse(&bytes);
+                    match proto::decode_write_request(&bytes) {
+                        Ok(prost_req) => {
+                            let ours = ours.unwrap_or_else(|e| panic!("{folder} body {n} round {round}: {e}"));
+                            wire::tests::assert_same(&ours, &Request::from_prost(&prost_req));
+                            read += 1;
+                        }
+                        Err(e) => {
+                            assert!(
+                                ours.is_err(),
+                                "{folder} body {n} round {round}: prost refuses ({e}), the reader reads"
+                            );
+                            refused += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(read > 500 && refused > 500, "read {read}, refused {refused}");
+    }
+
+    #[test]
     fn reader_matches_prost_on_every_fixture_body() {
         let limits = Limits::default();
         let mut bodies = 0;
