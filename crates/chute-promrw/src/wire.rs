@@ -246,6 +246,23 @@ fn skip(buf: &mut &[u8], field: u32, wire: u8, depth: u32) -> Result<(), String>
     }
 }
 
+/// Keys of the length-delimited fields read without the general loop: `TimeSeries.labels` and
+/// `.samples`, `Label.name` and `.value` (field number << 3 | wire type 2, one byte).
+const LABELS_KEY: u8 = 1 << 3 | LEN;
+const SAMPLES_KEY: u8 = 2 << 3 | LEN;
+const NAME_KEY: u8 = 1 << 3 | LEN;
+const VALUE_KEY: u8 = 2 << 3 | LEN;
+
+/// The bytes of length-delimited field `key` at the start of `buf` when its length fits one
+/// byte (under 128), and what follows them; `None` for anything else.
+#[inline]
+fn short_field(buf: &[u8], key: u8) -> Option<(&[u8], &[u8])> {
+    match buf {
+        [k, n, rest @ ..] if *k == key && *n < 0x80 => rest.split_at_checked(usize::from(*n)),
+        _ => None,
+    }
+}
+
 /// Checks a known field's wire type.
 #[inline]
 fn expect(wire: u8, expected: u8, what: &str) -> Result<(), String> {
@@ -293,20 +310,14 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Request<'_>, String> {
 fn series<'a>(mut buf: &'a [u8], req: &mut Request<'a>, depth: u32) -> Result<(), String> {
     let (l0, s0, e0, h0) = (req.labels.len(), req.samples.len(), req.exemplars.len(), req.histograms.len());
     while !buf.is_empty() {
-        // A label shorter than 128 bytes (nearly all of them): key and length are one byte each.
-        if let [0x0a, n, rest @ ..] = buf
-            && *n < 0x80
-            && let Some((sub, tail)) = rest.split_at_checked(usize::from(*n))
-        {
+        // Labels and samples shorter than 128 bytes (nearly all of them).
+        if let Some((sub, tail)) = short_field(buf, LABELS_KEY) {
             let l = label(sub, depth - 1).map_err(|e| format!("labels[{}]: {e}", req.labels.len() - l0))?;
             req.labels.push(l);
             buf = tail;
             continue;
         }
-        if let [0x12, n, rest @ ..] = buf
-            && *n < 0x80
-            && let Some((sub, tail)) = rest.split_at_checked(usize::from(*n))
-        {
+        if let Some((sub, tail)) = short_field(buf, SAMPLES_KEY) {
             let s = sample(sub, depth - 1).map_err(|e| format!("samples[{}]: {e}", req.samples.len() - s0))?;
             req.samples.push(s);
             buf = tail;
@@ -362,12 +373,8 @@ fn series<'a>(mut buf: &'a [u8], req: &mut Request<'a>, depth: u32) -> Result<()
 fn label(mut buf: &[u8], depth: u32) -> Result<Label<'_>, String> {
     // How every client encodes a label: name then value, each shorter than 128 bytes. Read
     // directly; any other layout takes the general loop below, with the same result.
-    if let [0x0a, n, rest @ ..] = buf
-        && *n < 0x80
-        && let Some((name, rest)) = rest.split_at_checked(usize::from(*n))
-        && let [0x12, v, value @ ..] = rest
-        && *v < 0x80
-        && usize::from(*v) == value.len()
+    if let Some((name, rest)) = short_field(buf, NAME_KEY)
+        && let Some((value, [])) = short_field(rest, VALUE_KEY)
     {
         // Name, value and the two ASCII bytes between them are checked as one string: an ASCII
         // byte is always a character boundary, so both halves are then valid on their own.
