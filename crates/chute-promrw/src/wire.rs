@@ -275,11 +275,12 @@ fn expect(wire: u8, expected: u8, what: &str) -> Result<(), String> {
 /// Reads a decompressed `WriteRequest`. Errors name the element and field that was wrong.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Request<'_>, String> {
     // Room for what a typical body holds (labels of ~30 bytes, series of ~250), so that the
-    // vectors rarely grow while reading.
+    // vectors rarely grow while reading; at most ~3 MiB, so that a large body of few labels
+    // does not reserve more than it uses.
     let mut req = Request {
-        series: Vec::with_capacity(bytes.len() / 256),
-        labels: Vec::with_capacity(bytes.len() / 32),
-        samples: Vec::with_capacity(bytes.len() / 256),
+        series: Vec::with_capacity((bytes.len() / 256).min(1 << 14)),
+        labels: Vec::with_capacity((bytes.len() / 32).min(1 << 16)),
+        samples: Vec::with_capacity((bytes.len() / 256).min(1 << 14)),
         ..Request::default()
     };
     let mut buf = bytes;
