@@ -423,7 +423,8 @@ fn float_count(v: f64) -> u64 {
     if v.is_finite() && v > 0.0 { v.round() as u64 } else { 0 }
 }
 
-/// The tables' builders, each made when its first row comes (most requests fill one or two).
+/// The tables' builders, each made when its first row comes (most requests fill one or two), so
+/// a builder that exists has rows.
 #[derive(Default)]
 struct Builders {
     gauge: Option<GaugeBuilder>,
@@ -602,13 +603,13 @@ fn convert(req: &Request<'_>, limits: &Limits) -> Result<Decoded, PromRwError> {
         d.histograms += ts.histograms.len() as u64;
     }
 
-    if let Some(g) = b.gauge.as_mut().filter(|g| !g.is_empty()) {
+    if let Some(g) = &mut b.gauge {
         d.batches.push(("otel_metrics_gauge", g.finish()));
     }
-    if let Some(m) = b.sum.as_mut().filter(|m| !m.is_empty()) {
+    if let Some(m) = &mut b.sum {
         d.batches.push(("otel_metrics_sum", m.finish()));
     }
-    if let Some(e) = b.exp.as_mut().filter(|e| !e.is_empty()) {
+    if let Some(e) = &mut b.exp {
         d.batches.push(("otel_metrics_exponential_histogram", e.finish()));
     }
     d.truncated_attributes = stats.truncated;
@@ -653,8 +654,6 @@ mod tests {
         assert!(dense_buckets(&huge, &[1, 0], &[]).is_err());
     }
 
-    /// Every captured body: the zero-copy reader and prost read the same request, and both
-    /// convert to the same batches and counts.
     #[test]
     fn reader_and_prost_agree_on_damaged_bodies() {
         // Every fixture body with bytes changed or cut: where prost reads it, the reader reads
@@ -709,6 +708,8 @@ mod tests {
         assert!(read > 500 && refused > 500, "read {read}, refused {refused}");
     }
 
+    /// Every captured body: the zero-copy reader and prost read the same request, and both
+    /// convert to the same batches and counts.
     #[test]
     fn reader_matches_prost_on_every_fixture_body() {
         let limits = Limits::default();

@@ -201,8 +201,13 @@ fn double(buf: &mut &[u8]) -> Result<f64, String> {
 
 #[inline]
 fn string<'a>(buf: &mut &'a [u8]) -> Result<&'a str, String> {
-    let b = len_delimited(buf)?;
-    std::str::from_utf8(b).map_err(|e| format!("not valid UTF-8: {e}"))
+    text(len_delimited(buf)?)
+}
+
+/// The bytes of a protobuf `string` as text.
+#[inline]
+fn text(b: &[u8]) -> Result<&str, String> {
+    utf8(b).map_err(|e| format!("not valid UTF-8: {e}"))
 }
 
 /// `std::str::from_utf8` with a quicker answer for ASCII, which label names and values nearly
@@ -252,6 +257,9 @@ const LABELS_KEY: u8 = 1 << 3 | LEN;
 const SAMPLES_KEY: u8 = 2 << 3 | LEN;
 const NAME_KEY: u8 = 1 << 3 | LEN;
 const VALUE_KEY: u8 = 2 << 3 | LEN;
+/// Keys of `Sample.value` (a double) and `Sample.timestamp` (a varint).
+const SAMPLE_VALUE_KEY: u8 = 1 << 3 | FIXED64;
+const SAMPLE_TIMESTAMP_KEY: u8 = 2 << 3 | VARINT;
 
 /// The bytes of length-delimited field `key` at the start of `buf` when its length fits one
 /// byte (under 128), and what follows them; `None` for anything else.
@@ -382,8 +390,8 @@ fn label(mut buf: &[u8], depth: u32) -> Result<Label<'_>, String> {
         if let Ok(all) = utf8(&buf[2..]) {
             return Ok(Label { name: &all[..name.len()], value: &all[name.len() + 2..] });
         }
-        let utf8 = |b, what| std::str::from_utf8(b).map_err(|e| format!("{what}: not valid UTF-8: {e}"));
-        return Ok(Label { name: utf8(name, "name")?, value: utf8(value, "value")? });
+        let name = text(name).map_err(|e| format!("name: {e}"))?;
+        return Ok(Label { name, value: text(value).map_err(|e| format!("value: {e}"))? });
     }
     let mut l = Label::default();
     while !buf.is_empty() {
@@ -405,8 +413,8 @@ fn label(mut buf: &[u8], depth: u32) -> Result<Label<'_>, String> {
 
 fn sample(mut buf: &[u8], depth: u32) -> Result<Sample, String> {
     // Value then timestamp, as clients write them.
-    if let [0x09, rest @ ..] = buf
-        && let Some((value, [0x10, ts @ ..])) = rest.split_first_chunk::<8>()
+    if let [SAMPLE_VALUE_KEY, rest @ ..] = buf
+        && let Some((value, [SAMPLE_TIMESTAMP_KEY, ts @ ..])) = rest.split_first_chunk::<8>()
         && let mut ts = ts
         && let Ok(timestamp) = varint(&mut ts)
         && ts.is_empty()
