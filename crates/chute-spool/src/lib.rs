@@ -33,7 +33,9 @@
 //! then answers each append. Appends that arrive during a sync join the next group, so a busy
 //! spool syncs about once per `fsync_interval` (counted from the start of the previous sync, so
 //! a sync slower than the interval is followed at once by the next) and an idle one answers as
-//! soon as the sync ends.
+//! soon as the sync ends. A group stops waiting once no append has come for an eighth of the
+//! interval: clients that each wait for their answer send their next requests together, and once
+//! the last of them is in, the rest of the interval would only delay them.
 //!
 //! Small batches (under 512 rows) of one group that share a table, a source and a schema are
 //! concatenated into one record, in arrival order: a record's fixed cost (IPC schema and

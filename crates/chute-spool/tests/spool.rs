@@ -256,9 +256,9 @@ fn bad_table_names_are_refused() {
 #[tokio::test]
 async fn small_appends_of_one_group_share_a_record_per_source_and_keep_their_order() {
     let dir = tempfile::tempdir().unwrap();
-    // A long interval, so the appends queued together are one group.
-    let (spool, _) =
-        Spool::open(SpoolOptions { fsync_interval: Duration::from_millis(200), ..opts(dir.path()) }).unwrap();
+    // A long interval (and so a long pause before a group closes early), so the appends queued
+    // together are one group.
+    let (spool, _) = Spool::open(SpoolOptions { fsync_interval: Duration::from_secs(2), ..opts(dir.path()) }).unwrap();
     append(&spool, "t", batch(-1, 1)).await; // starts the interval
     let mut tickets = Vec::new();
     for i in 0..40 {
@@ -284,4 +284,23 @@ async fn small_appends_of_one_group_share_a_record_per_source_and_keep_their_ord
             (0..40).filter(|i| (i % 2 == 0) == (source == "even")).flat_map(|i| i * 10..i * 10 + 10).collect();
         assert_eq!(got, want, "rows of {source} in arrival order");
     }
+}
+
+#[tokio::test]
+async fn an_append_is_answered_once_appends_stop_coming_not_at_the_end_of_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    // The group closes after an eighth of the interval without a new append (500 ms here).
+    let (spool, _) = Spool::open(SpoolOptions { fsync_interval: Duration::from_secs(4), ..opts(dir.path()) }).unwrap();
+    append(&spool, "t", batch(0, 1)).await;
+    // The next append comes well within the interval of that sync, like a client that sends its
+    // next request as soon as it has its answer, and nothing else comes.
+    let sent = std::time::Instant::now();
+    append(&spool, "t", batch(1, 1)).await;
+    let waited = sent.elapsed();
+    assert!(
+        waited < Duration::from_secs(2),
+        "answered after {waited:?}: the group waited out the 4 s interval though no other append came"
+    );
+    spool.seal_all().unwrap();
+    assert_eq!(spool.sealed("t")[0].rows, 2);
 }
