@@ -439,20 +439,19 @@ impl Pipeline {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let mut tickets = Vec::with_capacity(batches.len());
-        for (table, b) in batches {
-            match spool.append(table, source, b.clone()) {
-                Ok(t) => tickets.push((table, b.num_rows(), t)),
-                Err(SpoolError::Full { used, limit }) => {
-                    return Err(PipelineError::Backpressure {
-                        reason: format!("spool is full ({used} of {limit} bytes)"),
-                        retry_after: Duration::from_secs(1),
-                    });
-                }
-                Err(e) => return Err(PipelineError::Spool(e.to_string())),
+        // One append for all of the request's tables: the spool stores it in all or in none.
+        let tickets = match spool.append_all(source, batches.to_vec()) {
+            Ok(t) => t,
+            Err(SpoolError::Full { used, limit }) => {
+                return Err(PipelineError::Backpressure {
+                    reason: format!("spool is full ({used} of {limit} bytes)"),
+                    retry_after: Duration::from_secs(1),
+                });
             }
-        }
-        for (table, rows, t) in tickets {
+            Err(e) => return Err(PipelineError::Spool(e.to_string())),
+        };
+        for ((table, b), t) in batches.iter().zip(tickets) {
+            let rows = b.num_rows();
             match t.await {
                 Ok(Ok(())) => {
                     self.inner.count("chute_rows_spooled_total", "rows synced to the spool", table, source, rows as u64)

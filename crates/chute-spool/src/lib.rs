@@ -37,6 +37,11 @@
 //! interval: clients that each wait for their answer send their next requests together, and once
 //! the last of them is in, the rest of the interval would only delay them.
 //!
+//! The batches of one request (one per table, [`Spool::append_all`]) are one append and always
+//! join the same group. A write or sync that fails refuses the whole group, and every open
+//! segment is cut back to what was synced before it, so a request is stored in all its tables or
+//! in none, and nothing a client was refused is delivered later.
+//!
 //! Small batches (under 512 rows) of one group that share a table, a source and a schema are
 //! concatenated into one record, in arrival order: a record's fixed cost (IPC schema and
 //! dictionaries, encoded here and decoded again at delivery) outweighs a few hundred rows. Larger
@@ -313,14 +318,28 @@ impl Spool {
     /// Queues `batch` for `table`. The ticket resolves once the batch is synced to disk.
     /// Refused at once with [`SpoolError::Full`] when the spool is at its size limit.
     pub fn append(&self, table: &str, source: &str, batch: RecordBatch) -> Result<AppendTicket, SpoolError> {
-        if !valid_table(table) {
-            return Err(SpoolError::BadTable(table.into()));
+        let mut tickets = self.append_all(source, vec![(table.to_string(), batch)])?;
+        tickets.pop().ok_or(SpoolError::Closed)
+    }
+
+    /// Queues the batches of one request, one per table, as one: they are synced in the same
+    /// group, and a group in which a write or sync fails is refused and cut as a whole, so the
+    /// request is stored in all its tables or in none. One ticket per batch, in order, each
+    /// resolving once the group is synced (all with the same outcome). Nothing is queued when a
+    /// table name is invalid or the spool is at its size limit.
+    pub fn append_all(
+        &self,
+        source: &str,
+        batches: Vec<(String, RecordBatch)>,
+    ) -> Result<Vec<AppendTicket>, SpoolError> {
+        if let Some((table, _)) = batches.iter().find(|(t, _)| !valid_table(t)) {
+            return Err(SpoolError::BadTable(table.clone()));
         }
         let used = self.shared.bytes.load(Ordering::Relaxed);
         if used >= self.shared.opts.max_bytes {
             return Err(SpoolError::Full { used, limit: self.shared.opts.max_bytes });
         }
-        self.writer.append(table, source, batch)
+        self.writer.append_all(source, batches)
     }
 
     /// Seals every open segment now (for shutdown, and for tests). Returns once done.

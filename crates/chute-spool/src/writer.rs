@@ -31,7 +31,8 @@ const MERGE_BELOW_ROWS: usize = 512;
 type Reply = tokio::sync::oneshot::Sender<Result<(), SpoolError>>;
 
 enum Cmd {
-    Append(Pending),
+    /// The batches of one request, one per table: they always join the same group.
+    Append(Vec<Pending>),
     SealAll(Sender<Result<(), SpoolError>>),
     Close(Sender<Result<(), SpoolError>>),
 }
@@ -46,24 +47,34 @@ pub(crate) struct WriterHandle {
 }
 
 impl WriterHandle {
-    pub fn append(&self, table: &str, source: &str, batch: RecordBatch) -> Result<AppendTicket, SpoolError> {
-        // A large batch is encoded here, on the caller's thread, in parallel with other requests.
-        // Small ones are encoded on the writer thread, merged with the other small appends of
-        // their group that share a table and a source (see `Writer::commit`): per record, the
-        // encoding here and the decoding at delivery cost more than a small batch's rows do.
-        let payload = if batch.num_rows() >= MERGE_BELOW_ROWS {
-            let mut bytes = Vec::with_capacity(batch.get_array_memory_size() / 2 + 256);
-            let rows = encode_batch(&mut bytes, source, &batch)?;
-            Payload::Encoded(bytes, rows)
-        } else {
-            Payload::Batch(batch)
-        };
-        let (reply, ticket) = tokio::sync::oneshot::channel();
+    pub fn append_all(
+        &self,
+        source: &str,
+        batches: Vec<(String, RecordBatch)>,
+    ) -> Result<Vec<AppendTicket>, SpoolError> {
+        let mut pending = Vec::with_capacity(batches.len());
+        let mut tickets = Vec::with_capacity(batches.len());
+        for (table, batch) in batches {
+            // A large batch is encoded here, on the caller's thread, in parallel with other
+            // requests. Small ones are encoded on the writer thread, merged with the other small
+            // appends of their group that share a table and a source (see `Writer::commit`): per
+            // record, the encoding here and the decoding at delivery cost more than a small
+            // batch's rows do.
+            let payload = if batch.num_rows() >= MERGE_BELOW_ROWS {
+                let mut bytes = Vec::with_capacity(batch.get_array_memory_size() / 2 + 256);
+                let rows = encode_batch(&mut bytes, source, &batch)?;
+                Payload::Encoded(bytes, rows)
+            } else {
+                Payload::Batch(batch)
+            };
+            let (reply, ticket) = tokio::sync::oneshot::channel();
+            pending.push(Pending { table, source: source.to_string(), payload, reply });
+            tickets.push(ticket);
+        }
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         let tx = tx.as_ref().ok_or(SpoolError::Closed)?;
-        let pending = Pending { table: table.to_string(), source: source.to_string(), payload, reply };
         tx.send(Cmd::Append(pending)).map_err(|_| SpoolError::Closed)?;
-        Ok(ticket)
+        Ok(tickets)
     }
 
     fn call(&self, make: impl FnOnce(Sender<Result<(), SpoolError>>) -> Cmd) -> Result<(), SpoolError> {
@@ -262,7 +273,7 @@ impl Writer {
             let mut control: Option<Cmd> = None;
             if let Some(c) = cmd {
                 match c {
-                    Cmd::Append(p) => group.push(p),
+                    Cmd::Append(p) => group.extend(p),
                     other => control = Some(other),
                 }
             }
@@ -312,8 +323,8 @@ impl Writer {
             };
             match next {
                 Some(Cmd::Append(p)) => {
-                    size += p.payload.size();
-                    group.push(p);
+                    size += p.iter().map(|p| p.payload.size()).sum::<usize>();
+                    group.extend(p);
                 }
                 Some(other) => return Some(other),
                 None => return None,
@@ -323,55 +334,52 @@ impl Writer {
 
     /// Writes a group and syncs it. The appends of one table and source become one record, so
     /// many small requests cost one encoding here and one decoding at delivery, not one each.
+    /// A write or sync that fails refuses the whole group and cuts what it wrote: the batches of
+    /// one request are in one group, so a request is stored in all its tables or in none.
     fn commit(&mut self, group: Vec<Pending>) {
         let started = Instant::now();
-        let mut ok: Vec<Reply> = Vec::with_capacity(group.len());
+        let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
+        let mut failed: Option<SpoolError> = None;
         for r in merge_into_records(group) {
-            // What to write, each with the appends it answers.
-            let pieces: Vec<(Result<Encoded, SpoolError>, Vec<Reply>)> = match r.body {
-                Body::Encoded(bytes, rows) => vec![(Ok((bytes, rows)), r.replies)],
-                Body::Batches(batches) => match encode_record(&r.source, &batches) {
-                    // Encode them one by one, so only the append that cannot be encoded fails.
-                    Err(_) if batches.len() > 1 => batches
-                        .iter()
-                        .zip(r.replies)
-                        .map(|(b, reply)| (encode_record(&r.source, std::slice::from_ref(b)), vec![reply]))
-                        .collect(),
-                    encoded => vec![(encoded, r.replies)],
-                },
-            };
-            for (encoded, replies) in pieces {
-                match encoded.and_then(|(bytes, rows)| self.write_one(&r.table, &bytes, rows)) {
-                    Ok(()) => ok.extend(replies),
-                    Err(e) => {
-                        tracing::error!(table = %r.table, error = %e, "spool append failed");
-                        for reply in replies {
-                            let _ = reply.send(Err(e.clone()));
-                        }
-                    }
+            replies.extend(r.replies);
+            if failed.is_some() {
+                continue;
+            }
+            let written = match r.body {
+                Body::Encoded(bytes, rows) => self.write_one(&r.table, &bytes, rows),
+                Body::Batches(batches) => {
+                    encode_record(&r.source, &batches).and_then(|(bytes, rows)| self.write_one(&r.table, &bytes, rows))
                 }
+            };
+            if let Err(e) = written {
+                tracing::error!(table = %r.table, error = %e, "spool append failed; the appends of its group are refused");
+                failed = Some(e);
             }
         }
         // The interval runs from the start of a sync, so it bounds how often the spool syncs
         // without adding itself to every sync's duration: a sync that took longer than the
         // interval is followed at once by the next group's.
         self.last_sync = Instant::now();
-        let sync = self.sync_dirty();
+        let result = match failed {
+            Some(e) => Err(e),
+            None => self.sync_dirty().inspect_err(|e| {
+                tracing::error!(error = %e, "spool sync failed; the appends of its group are refused");
+            }),
+        };
         if let Some(observe) = self.shared.commit_observer.get() {
             observe(started.elapsed());
         }
-        match sync {
+        match result {
             Ok(()) => {
-                for r in ok {
+                for r in replies {
                     let _ = r.send(Ok(()));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "spool sync failed; appends in this group are refused");
-                for r in ok {
+                self.rollback_unsynced();
+                for r in replies {
                     let _ = r.send(Err(e.clone()));
                 }
-                self.rollback_unsynced();
             }
         }
     }
@@ -436,16 +444,18 @@ impl Writer {
         })
     }
 
+    /// Syncs every file the group wrote to (and the directory of a new one), and only then
+    /// counts any of them synced, so that after a failed sync [`Writer::rollback_unsynced`] cuts
+    /// all of the group.
     fn sync_dirty(&mut self) -> Result<(), SpoolError> {
-        for (table, seg) in self.open.iter_mut() {
-            if seg.len == seg.synced_len {
-                continue;
-            }
+        for (table, seg) in self.open.iter_mut().filter(|(_, s)| s.len != s.synced_len) {
             seg.file.sync_data()?;
             if seg.created {
                 sync_dir(&self.shared.dir.join(table))?;
                 seg.created = false;
             }
+        }
+        for seg in self.open.values_mut().filter(|s| s.len != s.synced_len) {
             self.shared.bytes.fetch_add(seg.len - seg.synced_len, Ordering::Relaxed);
             seg.synced_len = seg.len;
         }
