@@ -483,6 +483,7 @@ impl Writer {
             seg.len = keep;
             seg.synced_len = seg.synced_len.min(keep);
             seg.rows = crate::format::scan_sealed(&seg.path).map(|(r, _)| r).unwrap_or(0);
+            self.open_fill.lock().unwrap_or_else(|p| p.into_inner()).insert(table.to_string(), (seg.rows, seg.len));
         }
     }
 

@@ -57,6 +57,9 @@ async fn a_request_whose_write_fails_in_one_table_is_stored_in_none() {
     for t in tickets {
         assert!(t.await.unwrap().is_err(), "every table of the request is refused");
     }
+    let fill_rows =
+        |table: &str| spool.open_fill().into_iter().find(|(t, ..)| t == table).map_or(0, |(_, rows, _)| rows);
+    assert_eq!(fill_rows("a"), 0, "the open segment's fill no longer counts the refused rows");
     // The next request is stored as usual.
     spool.append("a", "test", batch(10, 10)).unwrap().await.unwrap().unwrap();
     spool.seal_all().unwrap();
