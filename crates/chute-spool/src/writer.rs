@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 /// A group is written early once it holds this many bytes, whatever the interval says.
 const GROUP_BYTES: usize = 16 << 20;
@@ -302,7 +302,7 @@ impl Writer {
     fn gather(&mut self, rx: &Receiver<Cmd>, group: &mut Vec<Pending>) -> Option<Cmd> {
         let interval = self.shared.opts.fsync_interval;
         let until = self.last_sync + interval;
-        let idle = (interval / IDLE_FRACTION).max(Duration::from_micros(1));
+        let idle = interval / IDLE_FRACTION;
         let mut size: usize = group.iter().map(|p| p.payload.size()).sum();
         loop {
             if size >= GROUP_BYTES {
