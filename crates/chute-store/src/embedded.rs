@@ -51,6 +51,9 @@ pub struct EmbeddedOptions {
     pub query_connections: usize,
     /// Nice value of the engine's merge threads (0: as the process; Linux caps it at 19).
     pub merge_nice: u8,
+    /// The ingest connections' `materialize_skip_indexes_on_insert`: false leaves skip indexes
+    /// to the merges (see `store.embedded.materialize_skip_indexes_on_insert`).
+    pub materialize_skip_indexes_on_insert: bool,
 }
 
 /// The open engine. Field order matters for drop: connections before the database, the data
@@ -161,7 +164,10 @@ impl EmbeddedStore {
         };
         let mut ingest = Vec::new();
         for _ in 0..opts.ingest_connections.max(1) {
-            ingest.push(open_conn(&db)?);
+            let mut c = open_conn(&db)?;
+            let on_insert = u8::from(opts.materialize_skip_indexes_on_insert);
+            run(&mut c, &format!("SET materialize_skip_indexes_on_insert = {on_insert}"))?;
+            ingest.push(c);
         }
         let mut queries = Vec::new();
         for _ in 0..opts.query_connections.max(1) {

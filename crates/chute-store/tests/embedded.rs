@@ -273,3 +273,69 @@ fn the_engines_merge_threads_yield_at_the_configured_nice_value_and_no_other_thr
     let me = unsafe { libc::gettid() } as libc::id_t;
     assert_eq!(chute_store::embedded::thread_nice(me), Some(0));
 }
+
+/// `n` OpenTelemetry log records, every tenth with `checkout failed` in its body.
+fn logs(n: usize) -> arrow_array::RecordBatch {
+    use chute_tables::otel::{LogRow, LogsBuilder};
+    let mut b = LogsBuilder::new();
+    for i in 0..n {
+        b.log_attributes.insert("user.id", &format!("u{}", i % 7));
+        let body = if i % 10 == 0 { format!("checkout failed for order {i}") } else { format!("served page {i}") };
+        b.end_row(&LogRow {
+            timestamp_ns: 1_795_433_093_000_000_000 + i as i64,
+            service_name: "shop",
+            body: &body,
+            ..Default::default()
+        });
+    }
+    b.finish()
+}
+
+/// (active parts, bytes of skip indexes in them) of `otel_logs`.
+fn log_parts(store: &dyn Store) -> (u64, u64) {
+    let sql = "SELECT count(), sum(secondary_indices_compressed_bytes) FROM system.parts \
+               WHERE database = currentDatabase() AND table = 'otel_logs' AND active";
+    let b = store.query(sql, &[]).unwrap();
+    let v = |i: usize| chute_store::rows::value_at(b[0].column(i), 0).as_u64().unwrap();
+    (v(0), v(1))
+}
+
+/// What the indexes of `otel_logs` serve: a word of the body, a key of the attributes.
+const SEARCH: &str = "SELECT count() FROM otel_logs \
+                      WHERE hasToken(lower(Body), 'failed') AND has(mapKeys(LogAttributes), 'user.id')";
+
+#[test]
+fn new_parts_leave_skip_indexes_to_the_merge_and_searches_find_the_same_rows_before_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    migrations::up(&store, None).unwrap();
+    store.insert("otel_logs", &logs(1000), "skip-index:0").unwrap();
+    store.insert("otel_logs", &logs(1000), "skip-index:1").unwrap();
+    assert_eq!(log_parts(&store), (2, 0), "inserted parts carry no skip index");
+    assert_eq!(count(&store, SEARCH), 200);
+
+    store.query("OPTIMIZE TABLE otel_logs FINAL", &[]).unwrap();
+    let (parts, index_bytes) = log_parts(&store);
+    assert_eq!(parts, 1);
+    assert!(index_bytes > 0, "the merge built the skip indexes");
+    assert_eq!(count(&store, SEARCH), 200);
+}
+
+#[test]
+fn with_materialize_skip_indexes_on_insert_new_parts_have_their_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&EmbeddedOptions {
+        path: dir.path().join("engine"),
+        ingest_connections: 1,
+        query_connections: 1,
+        materialize_skip_indexes_on_insert: true,
+        ..Default::default()
+    })
+    .unwrap();
+    migrations::up(&store, None).unwrap();
+    store.insert("otel_logs", &logs(1000), "skip-index:0").unwrap();
+    let (parts, index_bytes) = log_parts(&store);
+    assert_eq!(parts, 1);
+    assert!(index_bytes > 0, "the insert built the skip indexes");
+    assert_eq!(count(&store, SEARCH), 100);
+}

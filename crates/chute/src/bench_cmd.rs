@@ -187,6 +187,7 @@ pub(crate) fn scratch_store(
         chdb_library: config.store.embedded.chdb_library.clone(),
         libpython: config.store.embedded.libpython.clone(),
         merge_nice: config.store.embedded.merge_nice,
+        materialize_skip_indexes_on_insert: config.store.embedded.materialize_skip_indexes_on_insert,
         path,
         ingest_connections: 1,
         query_connections: 1,

@@ -15,6 +15,7 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 chdb_library: config.store.embedded.chdb_library.clone(),
                 libpython: config.store.embedded.libpython.clone(),
                 merge_nice: config.store.embedded.merge_nice,
+                materialize_skip_indexes_on_insert: config.store.embedded.materialize_skip_indexes_on_insert,
                 path: config.engine_dir(),
                 ingest_connections: 2,
                 query_connections: 4,
