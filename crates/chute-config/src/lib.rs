@@ -320,7 +320,7 @@ pub struct SpoolConfig {
     /// Empty: `<data_dir>/spool`.
     pub dir: String,
     /// Group commit: appends are fsynced together at most this long after they arrive, and
-    /// sooner once no append has come for an eighth of it (250 µs). 2 ms: with many clients each
+    /// sooner after a sixteenth of it (125 µs) in which no append came. 2 ms: with many clients each
     /// waiting for its answer (16 connections of 40-record OTLP requests) 5 ms gave ~90k
     /// records/s and 2 ms ~113k; 1 ms and 0 were not better. A load that keeps the CPU busy
     /// gains nothing either way.

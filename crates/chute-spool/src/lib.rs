@@ -33,9 +33,10 @@
 //! then answers each append. Appends that arrive during a sync join the next group, so a busy
 //! spool syncs about once per `fsync_interval` (counted from the start of the previous sync, so
 //! a sync slower than the interval is followed at once by the next) and an idle one answers as
-//! soon as the sync ends. A group stops waiting once no append has come for an eighth of the
-//! interval: clients that each wait for their answer send their next requests together, and once
-//! the last of them is in, the rest of the interval would only delay them.
+//! soon as the sync ends. A group stops waiting after a pause of a sixteenth of the interval in
+//! which no append came (the writer sleeps through the pause instead of waiting on its queue, so
+//! appends do not wake it): clients that each wait for their answer send their next requests
+//! together, and once the last of them is in, the rest of the interval would only delay them.
 //!
 //! The batches of one request (one per table, [`Spool::append_all`]) are one append and always
 //! join the same group. A write or sync that fails refuses the whole group, and every open

@@ -289,7 +289,8 @@ async fn small_appends_of_one_group_share_a_record_per_source_and_keep_their_ord
 #[tokio::test]
 async fn an_append_is_answered_once_appends_stop_coming_not_at_the_end_of_the_interval() {
     let dir = tempfile::tempdir().unwrap();
-    // The group closes after an eighth of the interval without a new append (500 ms here).
+    // The group closes after a sixteenth of the interval without a new append (250 ms here),
+    // between one and two of those after the last append.
     let (spool, _) = Spool::open(SpoolOptions { fsync_interval: Duration::from_secs(4), ..opts(dir.path()) }).unwrap();
     append(&spool, "t", batch(0, 1)).await;
     // The next append comes well within the interval of that sync, like a client that sends its
