@@ -6,14 +6,13 @@ use chute_store::embedded::{EmbeddedOptions, EmbeddedStore};
 use chute_store::{ErrorKind, Store, migrations};
 use chute_tables::k6::{SampleRow, SamplesBuilder};
 
+/// The options of a test's engine in `dir`, to change one field of.
+fn options(dir: &std::path::Path) -> EmbeddedOptions {
+    EmbeddedOptions { path: dir.join("engine"), ingest_connections: 1, query_connections: 2, ..Default::default() }
+}
+
 fn open(dir: &std::path::Path) -> EmbeddedStore {
-    EmbeddedStore::open(&EmbeddedOptions {
-        path: dir.join("engine"),
-        ingest_connections: 1,
-        query_connections: 2,
-        ..Default::default()
-    })
-    .expect("engine opens (run `make setup` first)")
+    EmbeddedStore::open(&options(dir)).expect("engine opens (run `make setup` first)")
 }
 
 fn count(store: &dyn Store, sql: &str) -> u64 {
@@ -239,14 +238,7 @@ fn threads() -> Vec<(String, i32)> {
 #[test]
 fn the_engines_merge_threads_yield_at_the_configured_nice_value_and_no_other_thread_does() {
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(&EmbeddedOptions {
-        path: dir.path().join("engine"),
-        ingest_connections: 1,
-        query_connections: 1,
-        merge_nice: 7,
-        ..Default::default()
-    })
-    .unwrap();
+    let store = EmbeddedStore::open(&EmbeddedOptions { merge_nice: 7, ..options(dir.path()) }).unwrap();
     migrations::up(&store, None).unwrap();
     // Several parts and a forced merge: the engine's merge threads are busy at least once.
     for i in 0..4 {
@@ -324,14 +316,9 @@ fn new_parts_leave_skip_indexes_to_the_merge_and_searches_find_the_same_rows_bef
 #[test]
 fn with_materialize_skip_indexes_on_insert_new_parts_have_their_indexes() {
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(&EmbeddedOptions {
-        path: dir.path().join("engine"),
-        ingest_connections: 1,
-        query_connections: 1,
-        materialize_skip_indexes_on_insert: true,
-        ..Default::default()
-    })
-    .unwrap();
+    let store =
+        EmbeddedStore::open(&EmbeddedOptions { materialize_skip_indexes_on_insert: true, ..options(dir.path()) })
+            .unwrap();
     migrations::up(&store, None).unwrap();
     store.insert("otel_logs", &logs(1000), "skip-index:0").unwrap();
     let (parts, index_bytes) = log_parts(&store);
