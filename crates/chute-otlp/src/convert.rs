@@ -16,14 +16,27 @@ const NAMED_PROBLEMS: usize = 5;
 
 /// Attributes formatted once and copied into many rows (a resource's, a scope's).
 #[derive(Default)]
-struct AttrSet {
+pub(crate) struct AttrSet {
     text: String,
     /// (key start, key end = value start, value end) in `text`.
     spans: Vec<(usize, usize, usize)>,
 }
 
 impl AttrSet {
-    fn insert_into(&self, map: &mut StrMap) {
+    pub(crate) fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    pub(crate) fn push(&mut self, k: &str, v: &str) {
+        let start = self.text.len();
+        self.text.push_str(k);
+        let mid = self.text.len();
+        self.text.push_str(v);
+        self.spans.push((start, mid, self.text.len()));
+    }
+
+    pub(crate) fn insert_into(&self, map: &mut StrMap) {
         for &(k, v, e) in &self.spans {
             map.insert(&self.text[k..v], &self.text[v..e]);
         }
@@ -32,15 +45,15 @@ impl AttrSet {
 
 /// The state of one decode: limits, counters, problems, reusable buffers.
 pub(crate) struct Ctx<'l> {
-    limits: &'l Limits,
-    buf: String,
-    accepted: u64,
+    pub(crate) limits: &'l Limits,
+    pub(crate) buf: String,
+    pub(crate) accepted: u64,
     rejected: u64,
     problems: Vec<String>,
-    truncated: u64,
+    pub(crate) truncated: u64,
     dropped: u64,
-    resource: AttrSet,
-    scope: AttrSet,
+    pub(crate) resource: AttrSet,
+    pub(crate) scope: AttrSet,
 }
 
 impl<'l> Ctx<'l> {
@@ -58,7 +71,7 @@ impl<'l> Ctx<'l> {
         }
     }
 
-    fn reject(&mut self, problem: impl FnOnce() -> String) {
+    pub(crate) fn reject(&mut self, problem: impl FnOnce() -> String) {
         self.rejected += 1;
         if self.problems.len() < NAMED_PROBLEMS {
             self.problems.push(problem());
@@ -84,15 +97,8 @@ impl<'l> Ctx<'l> {
             Which::Resource => &mut self.resource,
             Which::Scope => &mut self.scope,
         });
-        set.text.clear();
-        set.spans.clear();
-        self.attrs(attrs, |k, v| {
-            let start = set.text.len();
-            set.text.push_str(k);
-            let mid = set.text.len();
-            set.text.push_str(v);
-            set.spans.push((start, mid, set.text.len()));
-        });
+        set.clear();
+        self.attrs(attrs, |k, v| set.push(k, v));
         match which {
             Which::Resource => self.resource = set,
             Which::Scope => self.scope = set,
@@ -127,17 +133,17 @@ enum Which {
 
 /// Nanoseconds as the engine's signed 64-bit timestamps (later than 2262 is clamped).
 #[inline]
-fn ns(t: u64) -> i64 {
+pub(crate) fn ns(t: u64) -> i64 {
     t.min(i64::MAX as u64) as i64
 }
 
 /// An id is acceptable when absent or of its length.
 #[inline]
-fn id_ok(id: &[u8], len: usize) -> bool {
+pub(crate) fn id_ok(id: &[u8], len: usize) -> bool {
     id.is_empty() || id.len() == len
 }
 
-fn id_problem(field: &str, id: &[u8], len: usize) -> String {
+pub(crate) fn id_problem(field: &str, id: &[u8], len: usize) -> String {
     format!("{field} has {} bytes (want {len}, or none)", id.len())
 }
 
@@ -145,7 +151,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Lowercase hex of an id; empty for an absent or all-zero id (`TraceIDToHexOrEmptyString`).
 #[inline]
-fn hex_or_empty<'b>(id: &[u8], buf: &'b mut [u8; 32]) -> &'b str {
+pub(crate) fn hex_or_empty<'b>(id: &[u8], buf: &'b mut [u8; 32]) -> &'b str {
     if id.iter().all(|b| *b == 0) {
         return "";
     }

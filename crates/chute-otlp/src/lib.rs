@@ -16,6 +16,7 @@ mod convert;
 mod json;
 pub mod proto;
 pub mod value;
+mod wire;
 
 use arrow_array::RecordBatch;
 use prost::Message;
@@ -132,7 +133,10 @@ pub enum OtlpError {
 /// An empty body is a valid request with no items. Unknown fields are ignored.
 pub fn decode(signal: Signal, encoding: Encoding, body: &[u8], limits: &Limits) -> Result<Decoded, OtlpError> {
     match (signal, encoding) {
-        (Signal::Logs, Encoding::Protobuf) => Ok(convert::logs(&from_protobuf(signal, body)?, limits)),
+        (Signal::Logs, Encoding::Protobuf) => match wire::logs(body, limits) {
+            Some(decoded) => Ok(decoded),
+            None => Ok(convert::logs(&from_protobuf(signal, body)?, limits)),
+        },
         (Signal::Traces, Encoding::Protobuf) => Ok(convert::traces(&from_protobuf(signal, body)?, limits)),
         (Signal::Metrics, Encoding::Protobuf) => Ok(convert::metrics(&from_protobuf(signal, body)?, limits)),
         (Signal::Logs, Encoding::Json) => Ok(convert::logs(&from_json(signal, body)?, limits)),

@@ -18,21 +18,7 @@ pub fn format_value(v: Option<&AnyValue>, out: &mut String) {
         Some(Value::IntValue(i)) => {
             let _ = write!(out, "{i}");
         }
-        Some(Value::DoubleValue(d)) => {
-            if d.is_finite() {
-                go_float(*d, out);
-            } else {
-                // pcommon prints what json.Marshal's error would say.
-                out.push_str("json: unsupported value: ");
-                out.push_str(if d.is_nan() {
-                    "NaN"
-                } else if *d > 0.0 {
-                    "+Inf"
-                } else {
-                    "-Inf"
-                });
-            }
-        }
+        Some(Value::DoubleValue(d)) => format_double(*d, out),
         Some(Value::BytesValue(b)) => STANDARD.encode_string(b, out),
         Some(Value::ArrayValue(a)) => {
             let start = out.len();
@@ -47,6 +33,23 @@ pub fn format_value(v: Option<&AnyValue>, out: &mut String) {
                 out.truncate(start);
             }
         }
+    }
+}
+
+/// The text of a double value: Go's `encoding/json` form when finite, and what pcommon prints
+/// (`json.Marshal`'s error) when not.
+pub fn format_double(d: f64, out: &mut String) {
+    if d.is_finite() {
+        go_float(d, out);
+    } else {
+        out.push_str("json: unsupported value: ");
+        out.push_str(if d.is_nan() {
+            "NaN"
+        } else if d > 0.0 {
+            "+Inf"
+        } else {
+            "-Inf"
+        });
     }
 }
 
@@ -174,15 +177,22 @@ pub fn json_string(s: &str, out: &mut String) {
 
 /// Cuts `s` to at most `max` bytes at a character boundary; true when it cut.
 pub fn truncate_at_char(s: &mut String, max: usize) -> bool {
+    let keep = prefix_within(s, max).len();
+    let cut = keep < s.len();
+    s.truncate(keep);
+    cut
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends at a character boundary.
+pub fn prefix_within(s: &str, max: usize) -> &str {
     if s.len() <= max {
-        return false;
+        return s;
     }
     let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s.truncate(end);
-    true
+    &s[..end]
 }
 
 #[cfg(test)]

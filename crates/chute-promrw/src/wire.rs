@@ -10,18 +10,12 @@
 //! known field with the wrong wire type is an error, and so is anything truncated or malformed.
 
 use crate::proto;
+use chute_protowire::{
+    FIXED64, LEN, RECURSION_LIMIT, VARINT, double, expect, key, len_delimited, short_field, skip, string, text, utf8,
+    varint,
+};
 use prost::Message;
 use std::ops::Range;
-
-/// Message nesting and group depth allowed, as prost's recursion limit.
-const RECURSION_LIMIT: u32 = 100;
-
-const VARINT: u8 = 0;
-const FIXED64: u8 = 1;
-const LEN: u8 = 2;
-const START_GROUP: u8 = 3;
-const END_GROUP: u8 = 4;
-const FIXED32: u8 = 5;
 
 /// `prometheus.Label`, borrowed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -131,126 +125,6 @@ impl<'a> Request<'a> {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Wire primitives. `buf` is advanced past what was read.
-
-#[inline]
-fn varint(buf: &mut &[u8]) -> Result<u64, String> {
-    let b = *buf;
-    if let Some(&first) = b.first()
-        && first < 0x80
-    {
-        *buf = &b[1..];
-        return Ok(u64::from(first));
-    }
-    let mut value = 0u64;
-    for (i, &byte) in b.iter().enumerate().take(10) {
-        if i == 9 && byte > 1 {
-            return Err("malformed varint (longer than 10 bytes or over 64 bits)".into());
-        }
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte < 0x80 {
-            *buf = &b[i + 1..];
-            return Ok(value);
-        }
-    }
-    if b.len() >= 10 { Err("malformed varint (longer than 10 bytes)".into()) } else { Err("truncated varint".into()) }
-}
-
-/// A field key: (field number, wire type).
-#[inline]
-fn key(buf: &mut &[u8]) -> Result<(u32, u8), String> {
-    let k = varint(buf).map_err(|e| format!("field key: {e}"))?;
-    let k = u32::try_from(k).map_err(|_| format!("invalid field key {k}"))?;
-    let (field, wire) = (k >> 3, (k & 7) as u8);
-    if field == 0 {
-        return Err("invalid field number 0".into());
-    }
-    if wire > FIXED32 {
-        return Err(format!("invalid wire type {wire} (field {field})"));
-    }
-    Ok((field, wire))
-}
-
-#[inline]
-fn len_delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], String> {
-    let len = varint(buf).map_err(|e| format!("length: {e}"))?;
-    if len > buf.len() as u64 {
-        return Err(format!("length {len} runs past the end of the message ({} bytes left)", buf.len()));
-    }
-    let (head, tail) = buf.split_at(len as usize);
-    *buf = tail;
-    Ok(head)
-}
-
-#[inline]
-fn fixed<const N: usize>(buf: &mut &[u8]) -> Result<[u8; N], String> {
-    match buf.split_first_chunk::<N>() {
-        Some((head, tail)) => {
-            *buf = tail;
-            Ok(*head)
-        }
-        None => Err(format!("truncated {}-bit fixed value ({} bytes left)", N * 8, buf.len())),
-    }
-}
-
-#[inline]
-fn double(buf: &mut &[u8]) -> Result<f64, String> {
-    fixed::<8>(buf).map(f64::from_le_bytes)
-}
-
-#[inline]
-fn string<'a>(buf: &mut &'a [u8]) -> Result<&'a str, String> {
-    text(len_delimited(buf)?)
-}
-
-/// The bytes of a protobuf `string` as text.
-#[inline]
-fn text(b: &[u8]) -> Result<&str, String> {
-    utf8(b).map_err(|e| format!("not valid UTF-8: {e}"))
-}
-
-/// `std::str::from_utf8` with a quicker answer for ASCII, which label names and values nearly
-/// always are (the standard check is slow on strings of a few bytes).
-#[inline]
-fn utf8(b: &[u8]) -> Result<&str, std::str::Utf8Error> {
-    if b.is_ascii() {
-        // SAFETY: every ASCII byte sequence is valid UTF-8.
-        Ok(unsafe { std::str::from_utf8_unchecked(b) })
-    } else {
-        std::str::from_utf8(b)
-    }
-}
-
-/// Skips the value of an unknown field whose key was just read.
-fn skip(buf: &mut &[u8], field: u32, wire: u8, depth: u32) -> Result<(), String> {
-    match wire {
-        VARINT => varint(buf).map(drop),
-        FIXED64 => fixed::<8>(buf).map(drop),
-        LEN => len_delimited(buf).map(drop),
-        FIXED32 => fixed::<4>(buf).map(drop),
-        START_GROUP => {
-            if depth == 0 {
-                return Err(format!("group {field} nested too deep"));
-            }
-            loop {
-                if buf.is_empty() {
-                    return Err(format!("group {field} is not closed"));
-                }
-                let (f, w) = key(buf)?;
-                if w == END_GROUP {
-                    if f != field {
-                        return Err(format!("group {field} closed by an end-group key of field {f}"));
-                    }
-                    return Ok(());
-                }
-                skip(buf, f, w, depth - 1)?;
-            }
-        }
-        _ => Err(format!("unexpected end-group key (field {field})")),
-    }
-}
-
 /// Keys of the length-delimited fields read without the general loop: `TimeSeries.labels` and
 /// `.samples`, `Label.name` and `.value` (field number << 3 | wire type 2, one byte).
 const LABELS_KEY: u8 = 1 << 3 | LEN;
@@ -260,22 +134,6 @@ const VALUE_KEY: u8 = 2 << 3 | LEN;
 /// Keys of `Sample.value` (a double) and `Sample.timestamp` (a varint).
 const SAMPLE_VALUE_KEY: u8 = 1 << 3 | FIXED64;
 const SAMPLE_TIMESTAMP_KEY: u8 = 2 << 3 | VARINT;
-
-/// The bytes of length-delimited field `key` at the start of `buf` when its length fits one
-/// byte (under 128), and what follows them; `None` for anything else.
-#[inline]
-fn short_field(buf: &[u8], key: u8) -> Option<(&[u8], &[u8])> {
-    match buf {
-        [k, n, rest @ ..] if *k == key && *n < 0x80 => rest.split_at_checked(usize::from(*n)),
-        _ => None,
-    }
-}
-
-/// Checks a known field's wire type.
-#[inline]
-fn expect(wire: u8, expected: u8, what: &str) -> Result<(), String> {
-    if wire == expected { Ok(()) } else { Err(format!("{what} has wire type {wire}, expected {expected}")) }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Messages.
@@ -498,6 +356,7 @@ fn metadata(mut buf: &[u8], depth: u32) -> Result<Metadata<'_>, String> {
 pub(crate) mod tests {
     use super::*;
     use crate::proto;
+    use chute_protowire::{END_GROUP, FIXED32, START_GROUP};
 
     /// Field-by-field equality of two requests, floats compared by their bits (staleness NaNs).
     pub(crate) fn assert_same(a: &Request<'_>, b: &Request<'_>) {
