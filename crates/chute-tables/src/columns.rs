@@ -1,58 +1,138 @@
 //! Column builders shared by the table builders: string maps, timestamps, dictionary strings.
+//!
+//! The string maps and dictionary strings are built here on plain vectors rather than with
+//! arrow's builders: most batches are one request's (tens of rows), where the builders' fixed
+//! cost (1,024-row allocations, a hash table per dictionary, validating what they built) was a
+//! fifth of decoding an OTLP log request.
 
-use arrow_array::ArrayRef;
-use arrow_array::builder::{
-    MapBuilder, MapFieldNames, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
-    TimestampMillisecondBuilder, TimestampNanosecondBuilder,
-};
+use arrow_array::builder::{TimestampMicrosecondBuilder, TimestampMillisecondBuilder, TimestampNanosecondBuilder};
 use arrow_array::types::Int32Type;
-use arrow_schema::{DataType, Field, TimeUnit};
-use std::sync::Arc;
+use arrow_array::{ArrayRef, DictionaryArray, Int32Array, MapArray, StringArray, StructArray};
+use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Fields, TimeUnit};
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
+
+/// A 32-bit offset into a string column's bytes. A column over 2 GiB is a panic, as in arrow's
+/// own builders; chute's batches are bounded far below (`batch.max_bytes`, request size limits).
+#[inline]
+fn offset(len: usize) -> i32 {
+    i32::try_from(len).expect("string column over 2 GiB")
+}
+
+/// A `Utf8` column on two vectors.
+#[derive(Default)]
+struct Utf8Col {
+    /// One more than the strings: each string's start, then the end.
+    offsets: Vec<i32>,
+    bytes: Vec<u8>,
+}
+
+impl Utf8Col {
+    #[inline]
+    fn push(&mut self, v: &str) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        self.bytes.extend_from_slice(v.as_bytes());
+        self.offsets.push(offset(self.bytes.len()));
+    }
+    fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+    #[inline]
+    fn get(&self, i: usize) -> &str {
+        let (start, end) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        // SAFETY: every string between two offsets was pushed whole from a `&str`.
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[start..end]) }
+    }
+    /// The strings as an array; the column starts over empty.
+    fn finish(&mut self) -> StringArray {
+        let mut offsets = std::mem::take(&mut self.offsets);
+        if offsets.is_empty() {
+            offsets.push(0);
+        }
+        let bytes = std::mem::take(&mut self.bytes);
+        // SAFETY: offsets start at 0, never decrease, end at `bytes.len()`, and fall on the
+        // boundaries of whole `&str`s, so every string is valid UTF-8.
+        unsafe {
+            StringArray::new_unchecked(
+                OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
+                Buffer::from_vec(bytes),
+                None,
+            )
+        }
+    }
+}
 
 /// `Map(LowCardinality(String), String)` on the ClickHouse side.
-pub struct StrMap(MapBuilder<StringBuilder, StringBuilder>);
+#[derive(Default)]
+pub struct StrMap {
+    /// Each row's first entry, then the end.
+    rows: Vec<i32>,
+    keys: Utf8Col,
+    values: Utf8Col,
+}
 
 impl StrMap {
     pub fn new() -> Self {
-        StrMap(MapBuilder::new(Some(field_names()), StringBuilder::new(), StringBuilder::new()))
+        Self::default()
     }
     /// Adds an entry to the current row.
     #[inline]
     pub fn insert(&mut self, k: &str, v: &str) {
-        self.0.keys().append_value(k);
-        self.0.values().append_value(v);
+        self.keys.push(k);
+        self.values.push(v);
     }
     /// Ends the current row.
     #[inline]
     pub fn end_row(&mut self) {
-        // Appending a non-null map entry list cannot fail: keys and values grow together.
-        let _ = self.0.append(true);
+        if self.rows.is_empty() {
+            self.rows.push(0);
+        }
+        self.rows.push(offset(self.keys.len()));
     }
     pub fn finish(&mut self) -> ArrayRef {
-        Arc::new(self.0.finish())
+        let mut rows = std::mem::take(&mut self.rows);
+        if rows.is_empty() {
+            rows.push(0);
+        }
+        let (keys, values) = (self.keys.finish(), self.values.finish());
+        let DataType::Map(entries_field, _) = Self::data_type() else { unreachable!("a map type") };
+        let DataType::Struct(fields) = entries_field.data_type() else { unreachable!("map entries are a struct") };
+        let fields: Fields = fields.clone();
+        // SAFETY: keys and values have one element per entry each (pushed together), neither
+        // has nulls (the fields allow none in keys), and the row offsets start at 0, never
+        // decrease and end at the number of entries.
+        unsafe {
+            let entries = StructArray::new_unchecked(fields, vec![Arc::new(keys) as ArrayRef, Arc::new(values)], None);
+            Arc::new(MapArray::new_unchecked(
+                entries_field,
+                OffsetBuffer::new_unchecked(ScalarBuffer::from(rows)),
+                entries,
+                None,
+                false,
+            ))
+        }
     }
     pub fn data_type() -> DataType {
-        DataType::Map(
-            Arc::new(Field::new(
-                "entries",
-                DataType::Struct(
-                    vec![Field::new("keys", DataType::Utf8, false), Field::new("values", DataType::Utf8, true)].into(),
-                ),
+        static T: OnceLock<DataType> = OnceLock::new();
+        T.get_or_init(|| {
+            DataType::Map(
+                Arc::new(Field::new(
+                    "entries",
+                    DataType::Struct(
+                        vec![Field::new("keys", DataType::Utf8, false), Field::new("values", DataType::Utf8, true)]
+                            .into(),
+                    ),
+                    false,
+                )),
                 false,
-            )),
-            false,
-        )
+            )
+        })
+        .clone()
     }
-}
-
-impl Default for StrMap {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-fn field_names() -> MapFieldNames {
-    MapFieldNames { entry: "entries".into(), key: "keys".into(), value: "values".into() }
 }
 
 /// `a == b`, without calling `memcmp` for two empty strings: an empty `String`'s pointer is
@@ -65,49 +145,71 @@ fn same_text(a: &str, b: &str) -> bool {
 }
 
 /// A dictionary-encoded string column (small on the wire and in the spool; `LowCardinality`
-/// on the ClickHouse side). Runs of one value (a batch's run id or source, a metric's
-/// consecutive samples) are appended with one dictionary lookup per run, not per row.
+/// on the ClickHouse side). Each distinct value is stored once, in order of first appearance.
+/// A run of one value (a batch's run id or source, a request's service name) costs one string
+/// comparison per row; a new value is looked up among the first few distinct ones by
+/// comparison, and through a hash map once there are more.
+#[derive(Default)]
 pub struct DictStr {
-    builder: StringDictionaryBuilder<Int32Type>,
-    /// The value of the run not yet appended, and its length in rows.
-    last: String,
-    pending: usize,
+    keys: Vec<i32>,
+    values: Utf8Col,
+    /// The keys of the distinct values, by the hash of their text, once there are more than
+    /// [`DictStr::SCAN`] of them.
+    index: HashTable<i32>,
+    hasher: DefaultHashBuilder,
 }
 
 impl DictStr {
+    /// Distinct values looked up by comparison.
+    const SCAN: usize = 16;
+
     pub fn new() -> Self {
-        DictStr { builder: StringDictionaryBuilder::new(), last: String::new(), pending: 0 }
+        Self::default()
     }
     #[inline]
     pub fn append(&mut self, v: &str) {
-        if self.pending > 0 && same_text(&self.last, v) {
-            self.pending += 1;
+        if let Some(&last) = self.keys.last()
+            && same_text(self.values.get(last as usize), v)
+        {
+            self.keys.push(last);
             return;
         }
-        self.flush();
-        self.last.push_str(v);
-        self.pending = 1;
+        let key = self.key_of(v);
+        self.keys.push(key);
     }
-    fn flush(&mut self) {
-        if self.pending > 0 {
-            // Int32 keys cannot overflow within one batch of at most a few million rows.
-            let _ = self.builder.append_n(&self.last, self.pending);
+    fn key_of(&mut self, v: &str) -> i32 {
+        let DictStr { values, index, hasher, .. } = self;
+        let distinct = values.len();
+        let hash = |v: &str| hasher.hash_one(v.as_bytes());
+        if distinct <= Self::SCAN {
+            if let Some(i) = (0..distinct).find(|&i| same_text(values.get(i), v)) {
+                return i as i32;
+            }
+        } else if let Some(&k) = index.find(hash(v), |&k| same_text(values.get(k as usize), v)) {
+            return k;
         }
-        self.last.clear();
-        self.pending = 0;
+        let key = offset(distinct);
+        values.push(v);
+        if distinct + 1 > Self::SCAN {
+            if index.is_empty() {
+                for i in 0..distinct {
+                    index.insert_unique(hash(values.get(i)), i as i32, |&k| hash(values.get(k as usize)));
+                }
+            }
+            index.insert_unique(hash(v), key, |&k| hash(values.get(k as usize)));
+        }
+        key
     }
+    /// The rows so far as a dictionary array; the column starts over empty.
     pub fn finish(&mut self) -> ArrayRef {
-        self.flush();
-        Arc::new(self.builder.finish())
+        let keys = Int32Array::new(ScalarBuffer::from(std::mem::take(&mut self.keys)), None);
+        let values = self.values.finish();
+        self.index.clear();
+        // SAFETY: every key is the index of a value pushed before it.
+        Arc::new(unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys, Arc::new(values)) })
     }
     pub fn data_type() -> DataType {
         DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
-    }
-}
-
-impl Default for DictStr {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -133,23 +235,68 @@ mod tests {
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
 
-    #[test]
-    fn dictionary_strings_keep_every_row_in_order_through_runs_and_repeats() {
-        let input = ["a", "a", "a", "b", "a", "", "", "c", "b", "b"];
-        let mut d = DictStr::new();
+    /// Appends `input` to `d` and finishes it: each row's value, and how many distinct values
+    /// the dictionary holds.
+    fn round_trip(d: &mut DictStr, input: &[impl AsRef<str>]) -> (Vec<String>, usize) {
         for v in input {
-            d.append(v);
+            d.append(v.as_ref());
         }
         let a = d.finish();
         let dict = a.as_dictionary::<Int32Type>();
         let values = dict.values().as_string::<i32>();
-        let got: Vec<&str> = dict.keys().iter().map(|k| values.value(k.unwrap() as usize)).collect();
+        (dict.keys().iter().map(|k| values.value(k.unwrap() as usize).to_string()).collect(), values.len())
+    }
+
+    #[test]
+    fn dictionary_strings_keep_every_row_in_order_through_runs_and_repeats() {
+        let input = ["a", "a", "a", "b", "a", "", "", "c", "b", "b"];
+        let mut d = DictStr::new();
+        let (got, distinct) = round_trip(&mut d, &input);
         assert_eq!(got, input);
-        assert_eq!(values.len(), 4, "each distinct value once in the dictionary");
+        assert_eq!(distinct, 4, "each distinct value once in the dictionary");
         // The builder starts over empty.
         d.append("z");
         assert_eq!(d.finish().len(), 1);
         assert_eq!(d.finish().len(), 0);
+    }
+
+    #[test]
+    fn dictionary_strings_past_the_scanned_few_are_found_through_the_hash_table() {
+        // 300 distinct values, each seen again later out of order, over two batches.
+        let input: Vec<String> = (0..900).map(|i| format!("v{}", (i * 7) % 300)).collect();
+        let mut d = DictStr::new();
+        for _ in 0..2 {
+            let (got, distinct) = round_trip(&mut d, &input);
+            assert_eq!(got, input);
+            assert_eq!(distinct, 300, "each distinct value once in the dictionary");
+        }
+    }
+
+    #[test]
+    fn string_maps_keep_each_rows_entries_including_empty_rows() {
+        let mut m = StrMap::new();
+        m.insert("a", "1");
+        m.insert("b", "");
+        m.end_row();
+        m.end_row();
+        m.insert("é", "€");
+        m.end_row();
+        let a = m.finish();
+        assert_eq!(a.data_type(), &StrMap::data_type());
+        let map = a.as_map();
+        let entries = |row: usize| -> Vec<(String, String)> {
+            let e = map.value(row);
+            let (k, v) = (e.column(0).as_string::<i32>(), e.column(1).as_string::<i32>());
+            (0..e.len()).map(|i| (k.value(i).to_string(), v.value(i).to_string())).collect()
+        };
+        assert_eq!(map.len(), 3);
+        assert_eq!(entries(0), [("a".into(), "1".into()), ("b".into(), String::new())]);
+        assert!(entries(1).is_empty());
+        assert_eq!(entries(2), [("é".into(), "€".into())]);
+        // The builder starts over empty, and an empty map column is still a valid array.
+        let empty = m.finish();
+        assert_eq!((empty.len(), empty.data_type()), (0, &StrMap::data_type()));
+        assert_eq!(DictStr::new().finish().len(), 0);
     }
 
     #[test]
