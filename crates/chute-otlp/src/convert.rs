@@ -189,7 +189,7 @@ fn service_name(attrs: &[KeyValue]) -> String {
     s
 }
 
-fn span_kind(kind: i32) -> &'static str {
+pub(crate) fn span_kind(kind: i32) -> &'static str {
     match kind {
         0 => "Unspecified",
         1 => "Internal",
@@ -201,7 +201,7 @@ fn span_kind(kind: i32) -> &'static str {
     }
 }
 
-fn status_code(code: i32) -> &'static str {
+pub(crate) fn status_code(code: i32) -> &'static str {
     match code {
         0 => "Unset",
         1 => "Ok",

@@ -1,9 +1,9 @@
-//! OTLP log requests read straight from their protobuf bytes into the `otel_logs` columns.
-//! Strings are borrowed from the body (checked to be UTF-8, as prost checks them) and copied once,
-//! into the column builders, instead of first into owned messages.
+//! OTLP log and trace requests read straight from their protobuf bytes into the `otel_logs`
+//! and `otel_traces` columns. Strings are borrowed from the body (checked to be UTF-8, as prost
+//! checks them) and copied once, into the column builders, instead of first into owned messages.
 //!
 //! The reader takes the requests SDKs and collectors send. It hands any other request back
-//! (`None`), and prost and `convert::logs` decode it, so results and errors are exactly theirs:
+//! (`None`), and prost and `convert` decode it, so results and errors are exactly theirs:
 //! - anything malformed: a truncated field, a known field of the wrong wire type, text that is
 //!   not UTF-8;
 //! - a message field given twice (prost merges the two);
@@ -11,15 +11,16 @@
 //! - an array or map value, whose text is the JSON that `value::format_value` writes.
 //!
 //! Otherwise it follows prost's rules: fields in any order, the last value of a scalar wins,
-//! unknown fields of every wire type are skipped.
+//! unknown fields of every wire type are skipped. What prost would check in an item that is
+//! refused (its attributes, events and links) is checked here too.
 
-use crate::convert::{Ctx, hex_or_empty, id_ok, id_problem, ns};
+use crate::convert::{Ctx, hex_or_empty, id_ok, id_problem, ns, span_kind, status_code};
 use crate::value::{format_double, prefix_within};
 use crate::{Decoded, Limits};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chute_protowire::{FIXED32, FIXED64, LEN, RECURSION_LIMIT, VARINT, fixed, key, len_delimited, skip, utf8, varint};
-use chute_tables::otel::{LOGS, LogRow, LogsBuilder};
+use chute_tables::otel::{LOGS, LogRow, LogsBuilder, SpanRow, TRACES, TracesBuilder};
 use std::fmt::Write;
 
 /// The request is left to prost and `convert`.
@@ -36,31 +37,65 @@ impl From<String> for Handover {
 /// Decodes an `ExportLogsServiceRequest`, or `None` when the general path must (see the module
 /// documentation).
 pub(crate) fn logs(body: &[u8], limits: &Limits) -> Option<Decoded> {
-    let mut w = Writer {
-        cx: Ctx::new(limits),
-        b: LogsBuilder::new(),
-        scopes: Vec::new(),
-        records: Vec::new(),
-        attrs: Vec::new(),
-        service: String::new(),
-    };
+    let mut w = Writer::new(limits, LogsBuilder::new());
     request(body, &mut w).ok()?;
     let batches = if w.b.is_empty() { Vec::new() } else { vec![(LOGS.name, w.b.finish())] };
     Some(w.cx.finish("log records", batches))
 }
 
+/// Decodes an `ExportTraceServiceRequest`, or `None` when the general path must.
+pub(crate) fn traces(body: &[u8], limits: &Limits) -> Option<Decoded> {
+    let mut w = Writer::new(limits, TracesBuilder::new());
+    request(body, &mut w).ok()?;
+    let batches = if w.b.is_empty() { Vec::new() } else { vec![(TRACES.name, w.b.finish())] };
+    Some(w.cx.finish("spans", batches))
+}
+
 /// What one decode writes into, and the field lists it reuses (each the bytes of a message).
-struct Writer<'l, 'a> {
+struct Writer<'l, 'a, B> {
     cx: Ctx<'l>,
-    b: LogsBuilder,
+    b: B,
     scopes: Vec<&'a [u8]>,
-    records: Vec<&'a [u8]>,
+    items: Vec<&'a [u8]>,
     attrs: Vec<&'a [u8]>,
+    /// A span's events and links, and the attributes of one of them.
+    events: Vec<&'a [u8]>,
+    links: Vec<&'a [u8]>,
+    inner_attrs: Vec<&'a [u8]>,
     /// `service.name` of the current resource.
     service: String,
 }
 
-/// The columns a log record takes from its resource and scope.
+impl<'l, B> Writer<'l, '_, B> {
+    fn new(limits: &'l Limits, b: B) -> Self {
+        Writer {
+            cx: Ctx::new(limits),
+            b,
+            scopes: Vec::new(),
+            items: Vec::new(),
+            attrs: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            inner_attrs: Vec::new(),
+            service: String::new(),
+        }
+    }
+}
+
+/// A signal's items (log records, spans) into its table's builder.
+trait Items: Sized {
+    /// Whether the table has a column of the scope's attributes (which then count against the
+    /// limits, as `convert` counts them).
+    const SCOPE_ATTRIBUTES: bool;
+
+    fn item<'a>(w: &mut Writer<'_, 'a, Self>, buf: &'a [u8], at: At, origin: &Origin<'a>, depth: u32) -> Read<()>;
+}
+
+/// Where an item is: its resource's, scope's and own index.
+#[derive(Clone, Copy)]
+struct At(usize, usize, usize);
+
+/// The columns an item takes from its resource and scope.
 #[derive(Default)]
 struct Origin<'a> {
     resource_schema_url: &'a str,
@@ -69,14 +104,41 @@ struct Origin<'a> {
     scope_version: &'a str,
 }
 
+// Known fields' values, each read after checking the field's wire type (a mismatch is
+// prost's error, so the request is handed over).
+
 #[inline]
 fn want(wire: u8, expected: u8) -> Read<()> {
     if wire == expected { Ok(()) } else { Err(Handover) }
 }
 
 #[inline]
-fn text<'a>(buf: &mut &'a [u8]) -> Read<&'a str> {
-    utf8(len_delimited(buf)?).map_err(|_| Handover)
+fn field_bytes<'a>(wire: u8, buf: &mut &'a [u8]) -> Read<&'a [u8]> {
+    want(wire, LEN)?;
+    Ok(len_delimited(buf)?)
+}
+
+#[inline]
+fn field_text<'a>(wire: u8, buf: &mut &'a [u8]) -> Read<&'a str> {
+    utf8(field_bytes(wire, buf)?).map_err(|_| Handover)
+}
+
+#[inline]
+fn field_varint(wire: u8, buf: &mut &[u8]) -> Read<u64> {
+    want(wire, VARINT)?;
+    Ok(varint(buf)?)
+}
+
+#[inline]
+fn field_fixed64(wire: u8, buf: &mut &[u8]) -> Read<u64> {
+    want(wire, FIXED64)?;
+    Ok(u64::from_le_bytes(fixed::<8>(buf)?))
+}
+
+#[inline]
+fn field_fixed32(wire: u8, buf: &mut &[u8]) -> Read<u32> {
+    want(wire, FIXED32)?;
+    Ok(u32::from_le_bytes(fixed::<4>(buf)?))
 }
 
 /// An `AnyValue` that is not an array or a map.
@@ -117,26 +179,11 @@ fn any_value(mut buf: &[u8], depth: u32) -> Read<Scalar<'_>> {
     while !buf.is_empty() {
         let (field, wire) = key(&mut buf)?;
         v = match field {
-            1 => {
-                want(wire, LEN)?;
-                Scalar::Str(text(&mut buf)?)
-            }
-            2 => {
-                want(wire, VARINT)?;
-                Scalar::Bool(varint(&mut buf)? != 0)
-            }
-            3 => {
-                want(wire, VARINT)?;
-                Scalar::Int(varint(&mut buf)? as i64)
-            }
-            4 => {
-                want(wire, FIXED64)?;
-                Scalar::Double(f64::from_le_bytes(fixed::<8>(&mut buf)?))
-            }
-            7 => {
-                want(wire, LEN)?;
-                Scalar::Bytes(len_delimited(&mut buf)?)
-            }
+            1 => Scalar::Str(field_text(wire, &mut buf)?),
+            2 => Scalar::Bool(field_varint(wire, &mut buf)? != 0),
+            3 => Scalar::Int(field_varint(wire, &mut buf)? as i64),
+            4 => Scalar::Double(f64::from_bits(field_fixed64(wire, &mut buf)?)),
+            7 => Scalar::Bytes(field_bytes(wire, &mut buf)?),
             // Arrays and maps.
             5 | 6 => return Err(Handover),
             _ => {
@@ -153,16 +200,12 @@ fn key_value(mut buf: &[u8], depth: u32) -> Read<(&str, Scalar<'_>)> {
     while !buf.is_empty() {
         let (field, wire) = key(&mut buf)?;
         match field {
-            1 => {
-                want(wire, LEN)?;
-                k = text(&mut buf)?;
-            }
+            1 => k = field_text(wire, &mut buf)?,
             2 => {
-                want(wire, LEN)?;
                 if std::mem::replace(&mut has_value, true) {
                     return Err(Handover);
                 }
-                v = any_value(len_delimited(&mut buf)?, depth - 1)?;
+                v = any_value(field_bytes(wire, &mut buf)?, depth - 1)?;
             }
             _ => skip(&mut buf, field, wire, depth)?,
         }
@@ -188,14 +231,21 @@ fn attributes(fields: &[&[u8]], cx: &mut Ctx<'_>, depth: u32, mut sink: impl FnM
     Ok(())
 }
 
-fn request<'a>(mut buf: &'a [u8], w: &mut Writer<'_, 'a>) -> Read<()> {
+/// Checks attributes that are not kept (a refused item's, a trace's scope's).
+fn check(fields: &[&[u8]], depth: u32) -> Read<()> {
+    for f in fields {
+        key_value(f, depth)?;
+    }
+    Ok(())
+}
+
+fn request<'a, B: Items>(mut buf: &'a [u8], w: &mut Writer<'_, 'a, B>) -> Read<()> {
     let depth = RECURSION_LIMIT;
     let mut ri = 0;
     while !buf.is_empty() {
         let (field, wire) = key(&mut buf)?;
         if field == 1 {
-            want(wire, LEN)?;
-            resource_logs(len_delimited(&mut buf)?, ri, w, depth - 1)?;
+            resource_items(field_bytes(wire, &mut buf)?, ri, w, depth - 1)?;
             ri += 1;
         } else {
             skip(&mut buf, field, wire, depth)?;
@@ -204,44 +254,38 @@ fn request<'a>(mut buf: &'a [u8], w: &mut Writer<'_, 'a>) -> Read<()> {
     Ok(())
 }
 
-fn resource_logs<'a>(mut buf: &'a [u8], ri: usize, w: &mut Writer<'_, 'a>, depth: u32) -> Read<()> {
-    let mut scopes = std::mem::take(&mut w.scopes);
-    scopes.clear();
-    let (mut resource, mut schema_url) = (None, "");
+/// The three fields `ResourceLogs` and `ResourceSpans`, and `ScopeLogs` and `ScopeSpans`,
+/// share: the resource or scope (at most once), its items and the schema URL.
+fn split<'a>(mut buf: &'a [u8], items: &mut Vec<&'a [u8]>, depth: u32) -> Read<(Option<&'a [u8]>, &'a str)> {
+    items.clear();
+    let (mut owner, mut schema_url) = (None, "");
     while !buf.is_empty() {
         let (field, wire) = key(&mut buf)?;
         match field {
             1 => {
-                want(wire, LEN)?;
-                if resource.replace(len_delimited(&mut buf)?).is_some() {
+                if owner.replace(field_bytes(wire, &mut buf)?).is_some() {
                     return Err(Handover);
                 }
             }
-            2 => {
-                want(wire, LEN)?;
-                scopes.push(len_delimited(&mut buf)?);
-            }
-            3 => {
-                want(wire, LEN)?;
-                schema_url = text(&mut buf)?;
-            }
+            2 => items.push(field_bytes(wire, &mut buf)?),
+            3 => schema_url = field_text(wire, &mut buf)?,
             _ => skip(&mut buf, field, wire, depth)?,
         }
     }
+    Ok((owner, schema_url))
+}
+
+fn resource_items<'a, B: Items>(buf: &'a [u8], ri: usize, w: &mut Writer<'_, 'a, B>, depth: u32) -> Read<()> {
+    let mut scopes = std::mem::take(&mut w.scopes);
+    let (resource, schema_url) = split(buf, &mut scopes, depth)?;
 
     w.attrs.clear();
     if let Some(mut r) = resource {
         while !r.is_empty() {
             let (field, wire) = key(&mut r)?;
             match field {
-                1 => {
-                    want(wire, LEN)?;
-                    w.attrs.push(len_delimited(&mut r)?);
-                }
-                2 => {
-                    want(wire, VARINT)?;
-                    varint(&mut r)?;
-                }
+                1 => w.attrs.push(field_bytes(wire, &mut r)?),
+                2 => _ = field_varint(wire, &mut r)?,
                 _ => skip(&mut r, field, wire, depth - 1)?,
             }
         }
@@ -261,189 +305,310 @@ fn resource_logs<'a>(mut buf: &'a [u8], ri: usize, w: &mut Writer<'_, 'a>, depth
     attributes(&w.attrs, &mut w.cx, depth - 2, |k, v| set.push(k, v))?;
     w.cx.resource = set;
 
-    let origin = Origin { resource_schema_url: schema_url, ..Origin::default() };
     for (si, s) in scopes.iter().enumerate() {
-        scope_logs(s, (ri, si), &origin, w, depth - 1)?;
+        scope_items(s, (ri, si), schema_url, w, depth - 1)?;
     }
     w.scopes = scopes;
     Ok(())
 }
 
-fn scope_logs<'a>(
-    mut buf: &'a [u8],
-    at: (usize, usize),
-    origin: &Origin<'a>,
-    w: &mut Writer<'_, 'a>,
+fn scope_items<'a, B: Items>(
+    buf: &'a [u8],
+    (ri, si): (usize, usize),
+    resource_schema_url: &'a str,
+    w: &mut Writer<'_, 'a, B>,
     depth: u32,
 ) -> Read<()> {
-    let mut records = std::mem::take(&mut w.records);
-    records.clear();
-    let mut scope = None;
-    let mut origin = Origin { resource_schema_url: origin.resource_schema_url, ..Origin::default() };
-    while !buf.is_empty() {
-        let (field, wire) = key(&mut buf)?;
-        match field {
-            1 => {
-                want(wire, LEN)?;
-                if scope.replace(len_delimited(&mut buf)?).is_some() {
-                    return Err(Handover);
-                }
-            }
-            2 => {
-                want(wire, LEN)?;
-                records.push(len_delimited(&mut buf)?);
-            }
-            3 => {
-                want(wire, LEN)?;
-                origin.scope_schema_url = text(&mut buf)?;
-            }
-            _ => skip(&mut buf, field, wire, depth)?,
-        }
-    }
+    let mut items = std::mem::take(&mut w.items);
+    let (scope, scope_schema_url) = split(buf, &mut items, depth)?;
+    let mut origin = Origin { resource_schema_url, scope_schema_url, ..Origin::default() };
 
     w.attrs.clear();
     if let Some(mut s) = scope {
         while !s.is_empty() {
             let (field, wire) = key(&mut s)?;
             match field {
-                1 => {
-                    want(wire, LEN)?;
-                    origin.scope_name = text(&mut s)?;
-                }
-                2 => {
-                    want(wire, LEN)?;
-                    origin.scope_version = text(&mut s)?;
-                }
-                3 => {
-                    want(wire, LEN)?;
-                    w.attrs.push(len_delimited(&mut s)?);
-                }
-                4 => {
-                    want(wire, VARINT)?;
-                    varint(&mut s)?;
-                }
+                1 => origin.scope_name = field_text(wire, &mut s)?,
+                2 => origin.scope_version = field_text(wire, &mut s)?,
+                3 => w.attrs.push(field_bytes(wire, &mut s)?),
+                4 => _ = field_varint(wire, &mut s)?,
                 _ => skip(&mut s, field, wire, depth - 1)?,
             }
         }
     }
-    let mut set = std::mem::take(&mut w.cx.scope);
-    set.clear();
-    attributes(&w.attrs, &mut w.cx, depth - 2, |k, v| set.push(k, v))?;
-    w.cx.scope = set;
-
-    for (li, r) in records.iter().enumerate() {
-        log_record(r, (at.0, at.1, li), &origin, w, depth - 1)?;
+    if B::SCOPE_ATTRIBUTES {
+        let mut set = std::mem::take(&mut w.cx.scope);
+        set.clear();
+        attributes(&w.attrs, &mut w.cx, depth - 2, |k, v| set.push(k, v))?;
+        w.cx.scope = set;
+    } else {
+        check(&w.attrs, depth - 2)?;
     }
-    w.records = records;
+
+    for (i, item) in items.iter().enumerate() {
+        B::item(w, item, At(ri, si, i), &origin, depth - 1)?;
+    }
+    w.items = items;
     Ok(())
 }
 
-fn log_record<'a>(
-    mut buf: &'a [u8],
-    at: (usize, usize, usize),
-    origin: &Origin<'a>,
-    w: &mut Writer<'_, 'a>,
-    depth: u32,
-) -> Read<()> {
-    let (mut time, mut observed, mut severity_number, mut flags) = (0u64, 0u64, 0i32, 0u32);
-    let (mut severity_text, mut event_name, mut trace_id, mut span_id): (&str, &str, &[u8], &[u8]) = ("", "", &[], &[]);
-    let mut body = None;
-    w.attrs.clear();
+// ---------------------------------------------------------------------------------------------
+// Log records.
+
+impl Items for LogsBuilder {
+    const SCOPE_ATTRIBUTES: bool = true;
+
+    fn item<'a>(w: &mut Writer<'_, 'a, Self>, mut buf: &'a [u8], at: At, origin: &Origin<'a>, depth: u32) -> Read<()> {
+        let (mut time, mut observed, mut severity_number, mut flags) = (0u64, 0u64, 0i32, 0u32);
+        let (mut severity_text, mut event_name, mut trace_id, mut span_id): (&str, &str, &[u8], &[u8]) =
+            ("", "", &[], &[]);
+        let mut body = None;
+        w.attrs.clear();
+        while !buf.is_empty() {
+            let (field, wire) = key(&mut buf)?;
+            match field {
+                1 => time = field_fixed64(wire, &mut buf)?,
+                11 => observed = field_fixed64(wire, &mut buf)?,
+                2 => severity_number = field_varint(wire, &mut buf)? as i32,
+                3 => severity_text = field_text(wire, &mut buf)?,
+                5 => {
+                    let v = any_value(field_bytes(wire, &mut buf)?, depth - 1)?;
+                    if body.replace(v).is_some() {
+                        return Err(Handover);
+                    }
+                }
+                6 => w.attrs.push(field_bytes(wire, &mut buf)?),
+                7 => _ = field_varint(wire, &mut buf)?,
+                8 => flags = field_fixed32(wire, &mut buf)?,
+                9 => trace_id = field_bytes(wire, &mut buf)?,
+                10 => span_id = field_bytes(wire, &mut buf)?,
+                12 => event_name = field_text(wire, &mut buf)?,
+                _ => skip(&mut buf, field, wire, depth)?,
+            }
+        }
+
+        let bad = if !id_ok(trace_id, 16) {
+            Some(id_problem("trace_id", trace_id, 16))
+        } else if !id_ok(span_id, 8) {
+            Some(id_problem("span_id", span_id, 8))
+        } else {
+            None
+        };
+        if let Some(problem) = bad {
+            check(&w.attrs, depth - 1)?;
+            let At(ri, si, li) = at;
+            w.cx.reject(|| format!("resource_logs[{ri}].scope_logs[{si}].log_records[{li}]: {problem}"));
+            return Ok(());
+        }
+
+        w.cx.resource.insert_into(&mut w.b.resource_attributes);
+        w.cx.scope.insert_into(&mut w.b.scope_attributes);
+        let log_attributes = &mut w.b.log_attributes;
+        attributes(&w.attrs, &mut w.cx, depth - 1, |k, v| log_attributes.insert(k, v))?;
+        let body = body.unwrap_or(Scalar::Empty).text(&mut w.cx.buf);
+        let ts = if time == 0 { observed } else { time };
+        let (mut tb, mut sb) = ([0u8; 32], [0u8; 32]);
+        w.b.end_row(&LogRow {
+            timestamp_ns: ns(ts),
+            trace_id: hex_or_empty(trace_id, &mut tb),
+            span_id: hex_or_empty(span_id, &mut sb),
+            trace_flags: flags as u8,
+            severity_text,
+            severity_number: severity_number as u8,
+            service_name: &w.service,
+            body,
+            resource_schema_url: origin.resource_schema_url,
+            scope_schema_url: origin.scope_schema_url,
+            scope_name: origin.scope_name,
+            scope_version: origin.scope_version,
+            event_name,
+        });
+        w.cx.accepted += 1;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spans.
+
+/// A span event's columns; its attributes go to the list given to [`event`].
+fn event<'a>(mut buf: &'a [u8], attrs: &mut Vec<&'a [u8]>, depth: u32) -> Read<(u64, &'a str)> {
+    attrs.clear();
+    let (mut time, mut name) = (0, "");
     while !buf.is_empty() {
         let (field, wire) = key(&mut buf)?;
         match field {
-            1 => {
-                want(wire, FIXED64)?;
-                time = u64::from_le_bytes(fixed::<8>(&mut buf)?);
-            }
-            11 => {
-                want(wire, FIXED64)?;
-                observed = u64::from_le_bytes(fixed::<8>(&mut buf)?);
-            }
-            2 => {
-                want(wire, VARINT)?;
-                severity_number = varint(&mut buf)? as i32;
-            }
-            3 => {
-                want(wire, LEN)?;
-                severity_text = text(&mut buf)?;
-            }
-            5 => {
-                want(wire, LEN)?;
-                let v = any_value(len_delimited(&mut buf)?, depth - 1)?;
-                if body.replace(v).is_some() {
-                    return Err(Handover);
-                }
-            }
-            6 => {
-                want(wire, LEN)?;
-                w.attrs.push(len_delimited(&mut buf)?);
-            }
-            7 => {
-                want(wire, VARINT)?;
-                varint(&mut buf)?;
-            }
-            8 => {
-                want(wire, FIXED32)?;
-                flags = u32::from_le_bytes(fixed::<4>(&mut buf)?);
-            }
-            9 => {
-                want(wire, LEN)?;
-                trace_id = len_delimited(&mut buf)?;
-            }
-            10 => {
-                want(wire, LEN)?;
-                span_id = len_delimited(&mut buf)?;
-            }
-            12 => {
-                want(wire, LEN)?;
-                event_name = text(&mut buf)?;
-            }
+            1 => time = field_fixed64(wire, &mut buf)?,
+            2 => name = field_text(wire, &mut buf)?,
+            3 => attrs.push(field_bytes(wire, &mut buf)?),
+            4 => _ = field_varint(wire, &mut buf)?,
             _ => skip(&mut buf, field, wire, depth)?,
         }
     }
+    Ok((time, name))
+}
 
-    let bad = if !id_ok(trace_id, 16) {
-        Some(id_problem("trace_id", trace_id, 16))
-    } else if !id_ok(span_id, 8) {
-        Some(id_problem("span_id", span_id, 8))
-    } else {
-        None
-    };
-    if let Some(problem) = bad {
-        // Refused, but prost would still have read its attributes: they must be well-formed.
-        for f in &w.attrs {
-            key_value(f, depth - 1)?;
+/// A span link's columns.
+#[derive(Default)]
+struct Link<'a> {
+    trace_id: &'a [u8],
+    span_id: &'a [u8],
+    trace_state: &'a str,
+}
+
+/// A span link; its attributes go to the list given.
+fn link<'a>(mut buf: &'a [u8], attrs: &mut Vec<&'a [u8]>, depth: u32) -> Read<Link<'a>> {
+    attrs.clear();
+    let mut l = Link::default();
+    while !buf.is_empty() {
+        let (field, wire) = key(&mut buf)?;
+        match field {
+            1 => l.trace_id = field_bytes(wire, &mut buf)?,
+            2 => l.span_id = field_bytes(wire, &mut buf)?,
+            3 => l.trace_state = field_text(wire, &mut buf)?,
+            4 => attrs.push(field_bytes(wire, &mut buf)?),
+            5 => _ = field_varint(wire, &mut buf)?,
+            6 => _ = field_fixed32(wire, &mut buf)?,
+            _ => skip(&mut buf, field, wire, depth)?,
         }
-        let (ri, si, li) = at;
-        w.cx.reject(|| format!("resource_logs[{ri}].scope_logs[{si}].log_records[{li}]: {problem}"));
-        return Ok(());
     }
+    Ok(l)
+}
 
-    w.cx.resource.insert_into(&mut w.b.resource_attributes);
-    w.cx.scope.insert_into(&mut w.b.scope_attributes);
-    let log_attributes = &mut w.b.log_attributes;
-    attributes(&w.attrs, &mut w.cx, depth - 1, |k, v| log_attributes.insert(k, v))?;
-    let body = body.unwrap_or(Scalar::Empty).text(&mut w.cx.buf);
-    let ts = if time == 0 { observed } else { time };
-    let (mut tb, mut sb) = ([0u8; 32], [0u8; 32]);
-    w.b.end_row(&LogRow {
-        timestamp_ns: ns(ts),
-        trace_id: hex_or_empty(trace_id, &mut tb),
-        span_id: hex_or_empty(span_id, &mut sb),
-        trace_flags: flags as u8,
-        severity_text,
-        severity_number: severity_number as u8,
-        service_name: &w.service,
-        body,
-        resource_schema_url: origin.resource_schema_url,
-        scope_schema_url: origin.scope_schema_url,
-        scope_name: origin.scope_name,
-        scope_version: origin.scope_version,
-        event_name,
-    });
-    w.cx.accepted += 1;
-    Ok(())
+/// A span's `Status`: its message and code.
+fn status(mut buf: &[u8], depth: u32) -> Read<(&str, i32)> {
+    let (mut message, mut code) = ("", 0);
+    while !buf.is_empty() {
+        let (field, wire) = key(&mut buf)?;
+        match field {
+            2 => message = field_text(wire, &mut buf)?,
+            3 => code = field_varint(wire, &mut buf)? as i32,
+            _ => skip(&mut buf, field, wire, depth)?,
+        }
+    }
+    Ok((message, code))
+}
+
+/// What of a span is refused, as `convert::span_problem` says it; its links are read for it.
+fn span_problem<'a>(
+    ids: [&[u8]; 3],
+    links: &[&'a [u8]],
+    attrs: &mut Vec<&'a [u8]>,
+    depth: u32,
+) -> Read<Option<String>> {
+    let [trace_id, span_id, parent_span_id] = ids;
+    if !id_ok(trace_id, 16) {
+        return Ok(Some(id_problem("trace_id", trace_id, 16)));
+    }
+    if !id_ok(span_id, 8) {
+        return Ok(Some(id_problem("span_id", span_id, 8)));
+    }
+    if !id_ok(parent_span_id, 8) {
+        return Ok(Some(id_problem("parent_span_id", parent_span_id, 8)));
+    }
+    for (i, l) in links.iter().enumerate() {
+        let l = link(l, attrs, depth)?;
+        if !id_ok(l.trace_id, 16) {
+            return Ok(Some(id_problem(&format!("links[{i}].trace_id"), l.trace_id, 16)));
+        }
+        if !id_ok(l.span_id, 8) {
+            return Ok(Some(id_problem(&format!("links[{i}].span_id"), l.span_id, 8)));
+        }
+    }
+    Ok(None)
+}
+
+impl Items for TracesBuilder {
+    const SCOPE_ATTRIBUTES: bool = false;
+
+    fn item<'a>(w: &mut Writer<'_, 'a, Self>, mut buf: &'a [u8], at: At, origin: &Origin<'a>, depth: u32) -> Read<()> {
+        let (mut trace_id, mut span_id, mut parent_span_id): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
+        let (mut trace_state, mut name, mut kind, mut start, mut end) = ("", "", 0i32, 0u64, 0u64);
+        let mut status_field = None;
+        w.attrs.clear();
+        w.events.clear();
+        w.links.clear();
+        while !buf.is_empty() {
+            let (field, wire) = key(&mut buf)?;
+            match field {
+                1 => trace_id = field_bytes(wire, &mut buf)?,
+                2 => span_id = field_bytes(wire, &mut buf)?,
+                3 => trace_state = field_text(wire, &mut buf)?,
+                4 => parent_span_id = field_bytes(wire, &mut buf)?,
+                5 => name = field_text(wire, &mut buf)?,
+                6 => kind = field_varint(wire, &mut buf)? as i32,
+                7 => start = field_fixed64(wire, &mut buf)?,
+                8 => end = field_fixed64(wire, &mut buf)?,
+                9 => w.attrs.push(field_bytes(wire, &mut buf)?),
+                11 => w.events.push(field_bytes(wire, &mut buf)?),
+                13 => w.links.push(field_bytes(wire, &mut buf)?),
+                10 | 12 | 14 => _ = field_varint(wire, &mut buf)?,
+                15 => {
+                    if status_field.replace(field_bytes(wire, &mut buf)?).is_some() {
+                        return Err(Handover);
+                    }
+                }
+                16 => _ = field_fixed32(wire, &mut buf)?,
+                _ => skip(&mut buf, field, wire, depth)?,
+            }
+        }
+        let (status_message, status) = match status_field {
+            Some(s) => status(s, depth - 1)?,
+            None => ("", 0),
+        };
+
+        let problem = span_problem([trace_id, span_id, parent_span_id], &w.links, &mut w.inner_attrs, depth - 1)?;
+        if let Some(problem) = problem {
+            check(&w.attrs, depth - 1)?;
+            for e in &w.events {
+                event(e, &mut w.inner_attrs, depth - 1)?;
+                check(&w.inner_attrs, depth - 2)?;
+            }
+            for l in &w.links {
+                link(l, &mut w.inner_attrs, depth - 1)?;
+                check(&w.inner_attrs, depth - 2)?;
+            }
+            let At(ri, si, pi) = at;
+            w.cx.reject(|| format!("resource_spans[{ri}].scope_spans[{si}].spans[{pi}] ({name:?}): {problem}"));
+            return Ok(());
+        }
+
+        w.cx.resource.insert_into(&mut w.b.resource_attributes);
+        let span_attributes = &mut w.b.span_attributes;
+        attributes(&w.attrs, &mut w.cx, depth - 1, |k, v| span_attributes.insert(k, v))?;
+        for e in &w.events {
+            let (time, event_name) = event(e, &mut w.inner_attrs, depth - 1)?;
+            let event_attributes = &mut w.b.event_attributes;
+            attributes(&w.inner_attrs, &mut w.cx, depth - 2, |k, v| event_attributes.insert(k, v))?;
+            w.b.add_event(ns(time), event_name);
+        }
+        for l in &w.links {
+            let l = link(l, &mut w.inner_attrs, depth - 1)?;
+            let link_attributes = &mut w.b.link_attributes;
+            attributes(&w.inner_attrs, &mut w.cx, depth - 2, |k, v| link_attributes.insert(k, v))?;
+            let (mut tb, mut sb) = ([0u8; 32], [0u8; 32]);
+            w.b.add_link(hex_or_empty(l.trace_id, &mut tb), hex_or_empty(l.span_id, &mut sb), l.trace_state);
+        }
+        let (mut tb, mut sb, mut pb) = ([0u8; 32], [0u8; 32], [0u8; 32]);
+        w.b.end_row(&SpanRow {
+            timestamp_ns: ns(start),
+            trace_id: hex_or_empty(trace_id, &mut tb),
+            span_id: hex_or_empty(span_id, &mut sb),
+            parent_span_id: hex_or_empty(parent_span_id, &mut pb),
+            trace_state,
+            span_name: name,
+            span_kind: span_kind(kind),
+            service_name: &w.service,
+            scope_name: origin.scope_name,
+            scope_version: origin.scope_version,
+            // As `convert::traces`: a negative duration is stored as 0.
+            duration_ns: end.saturating_sub(start),
+            status_code: status_code(status),
+            status_message,
+        });
+        w.cx.accepted += 1;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -456,6 +621,11 @@ mod tests {
     /// What prost and `convert::logs` make of `body`: the reference.
     fn general(body: &[u8], limits: &Limits) -> Result<Decoded, String> {
         ExportLogsServiceRequest::decode(body).map(|r| crate::convert::logs(&r, limits)).map_err(|e| e.to_string())
+    }
+
+    /// What prost and `convert::traces` make of `body`.
+    fn general_traces(body: &[u8], limits: &Limits) -> Result<Decoded, String> {
+        ExportTraceServiceRequest::decode(body).map(|r| crate::convert::traces(&r, limits)).map_err(|e| e.to_string())
     }
 
     fn assert_same(a: &Decoded, b: &Decoded, what: &str) {
@@ -478,6 +648,12 @@ mod tests {
         ours
     }
 
+    fn read_same_traces(body: &[u8], limits: &Limits, what: &str) -> Decoded {
+        let ours = traces(body, limits).unwrap_or_else(|| panic!("{what}: handed over"));
+        assert_same(&ours, &general_traces(body, limits).unwrap(), what);
+        ours
+    }
+
     fn fixture(path: &str) -> Vec<u8> {
         let p = format!("{}/../../fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {p}: {e}"))
@@ -488,6 +664,10 @@ mod tests {
         for path in ["otel-python-sdk/http/body-003.bin", "otel-python-sdk/grpc/grpc-003.bin"] {
             let d = read_same(&fixture(path), &Limits::default(), path);
             assert_eq!(d.accepted, 40, "{path}");
+        }
+        for path in ["otel-python-sdk/http/body-002.bin", "otel-python-sdk/grpc/grpc-002.bin"] {
+            let d = read_same_traces(&fixture(path), &Limits::default(), path);
+            assert!(d.accepted > 0, "{path}");
         }
     }
 
@@ -574,6 +754,64 @@ mod tests {
                 .collect();
             ExportLogsServiceRequest { resource_logs }
         }
+        fn span(&mut self) -> Span {
+            Span {
+                trace_id: self.id(16),
+                span_id: self.id(8),
+                trace_state: self.text(),
+                parent_span_id: self.id(8),
+                flags: self.next() as u32,
+                name: self.text(),
+                kind: self.below(8) as i32 - 1,
+                start_time_unix_nano: self.next(),
+                end_time_unix_nano: self.next(),
+                attributes: self.attrs(),
+                dropped_attributes_count: 0,
+                events: (0..self.below(3))
+                    .map(|_| span::Event {
+                        time_unix_nano: self.next(),
+                        name: self.text(),
+                        attributes: self.attrs(),
+                        dropped_attributes_count: self.below(2) as u32,
+                    })
+                    .collect(),
+                dropped_events_count: self.below(2) as u32,
+                links: (0..self.below(3))
+                    .map(|_| span::Link {
+                        trace_id: self.id(16),
+                        span_id: self.id(8),
+                        trace_state: self.text(),
+                        attributes: self.attrs(),
+                        dropped_attributes_count: 0,
+                        flags: self.next() as u32,
+                    })
+                    .collect(),
+                dropped_links_count: 0,
+                status: (self.below(3) > 0).then(|| Status { message: self.text(), code: self.below(5) as i32 - 1 }),
+            }
+        }
+        fn traces_request(&mut self) -> ExportTraceServiceRequest {
+            let resource_spans = (0..self.below(3))
+                .map(|_| ResourceSpans {
+                    resource: (self.below(4) > 0)
+                        .then(|| Resource { attributes: self.attrs(), dropped_attributes_count: 0 }),
+                    scope_spans: (0..self.below(3))
+                        .map(|_| ScopeSpans {
+                            scope: (self.below(4) > 0).then(|| InstrumentationScope {
+                                name: self.text(),
+                                version: self.text(),
+                                attributes: self.attrs(),
+                                dropped_attributes_count: 0,
+                            }),
+                            spans: (0..self.below(4)).map(|_| self.span()).collect(),
+                            schema_url: self.text(),
+                        })
+                        .collect(),
+                    schema_url: self.text(),
+                })
+                .collect();
+            ExportTraceServiceRequest { resource_spans }
+        }
     }
 
     #[test]
@@ -591,6 +829,22 @@ mod tests {
         }
         // The generator reaches what it is meant to: rows, refused ids and cut values.
         assert!(rows > 1000 && rejected > 100 && truncated > 100, "{rows} {rejected} {truncated}");
+    }
+
+    #[test]
+    fn generated_trace_requests_are_read_as_prost_reads_them() {
+        let mut g = Gen(0x2545_f491_4f6c_dd1d);
+        let (mut rows, mut rejected, mut truncated) = (0, 0, 0);
+        for limits in [Limits::default(), Limits { max_attributes: 8, max_attribute_value_len: 3 }] {
+            for i in 0..400 {
+                let body = g.traces_request().encode_to_vec();
+                let d = read_same_traces(&body, &limits, &format!("request {i}"));
+                rows += d.accepted;
+                rejected += d.rejected;
+                truncated += d.truncated_attributes;
+            }
+        }
+        assert!(rows > 500 && rejected > 500 && truncated > 100, "{rows} {rejected} {truncated}");
     }
 
     /// Protobuf bytes by hand, for what prost never writes.
@@ -706,6 +960,12 @@ mod tests {
         handed(request(&resource, &scope, &map), "map attribute");
         let many: Vec<u8> = (0..129).flat_map(|i| attr(6, &format!("k{i}"), "v")).collect();
         handed(request(&resource, &scope, &many), "over max_attributes");
+        let spans = |span: &[u8]| msg(1, &[msg(2, &[field(2, LEN, span)])]);
+        let status = msg(15, &[string(2, "m")]);
+        assert!(traces(&spans(&status), &limits).is_some());
+        assert!(traces(&spans(&[status.clone(), status].concat()), &limits).is_none(), "status twice");
+        let event = msg(11, &[field(3, LEN, &msg(0, &[string(1, "k"), msg(2, &[msg(5, &[])])])[2..])]);
+        assert!(traces(&spans(&event), &limits).is_none(), "array in an event's attributes");
         // A refused record's attributes over the limit are not counted: it is read here.
         let refused = [many.clone(), field(10, LEN, &[1; 3])].concat();
         let d = read_same(&request(&resource, &scope, &refused), &limits, "refused record");
@@ -716,21 +976,43 @@ mod tests {
     #[test]
     fn malformed_requests_get_prosts_errors() {
         let good = request(&msg(1, &[attr(1, "a", "b")]), &msg(1, &[string(1, "lib")]), &record(&[]));
+        damaged_bodies_decode_as_prost_decodes_them(crate::Signal::Logs, &good);
+        // A trace request with a span that has events, links and a status.
+        let mut g = Gen(7);
+        let good = loop {
+            let r = g.traces_request();
+            let full = |s: &Span| s.status.is_some() && !s.events.is_empty() && !s.links.is_empty();
+            if r.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).any(full) {
+                break r.encode_to_vec();
+            }
+        };
+        damaged_bodies_decode_as_prost_decodes_them(crate::Signal::Traces, &good);
+    }
+
+    /// `good` cut short at every byte and with bytes changed: `decode` (this reader, else prost)
+    /// gives what prost alone gives, rows or error.
+    fn damaged_bodies_decode_as_prost_decodes_them(signal: crate::Signal, good: &[u8]) {
         let limits = Limits::default();
+        type Reader = fn(&[u8], &Limits) -> Option<Decoded>;
+        type Reference = fn(&[u8], &Limits) -> Result<Decoded, String>;
+        let (ours, general): (Reader, Reference) = match signal {
+            crate::Signal::Logs => (logs, general),
+            _ => (traces, general_traces),
+        };
         let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
         for cut in 1..good.len() {
             cases.push((format!("cut at {cut}"), good[..cut].to_vec()));
         }
         for at in 0..good.len() {
             for flip in [0x80u8, 0x07, 0xff] {
-                let mut b = good.clone();
+                let mut b = good.to_vec();
                 b[at] ^= flip;
                 cases.push((format!("byte {at} ^ {flip:#x}"), b));
             }
         }
         let (mut errors, mut handed) = (0, 0);
         for (what, body) in cases {
-            let decoded = crate::decode(crate::Signal::Logs, crate::Encoding::Protobuf, &body, &limits);
+            let decoded = crate::decode(signal, crate::Encoding::Protobuf, &body, &limits);
             match (decoded, general(&body, &limits)) {
                 (Ok(a), Ok(b)) => assert_same(&a, &b, &what),
                 (Err(crate::OtlpError::Protobuf { detail, .. }), Err(e)) => {
@@ -739,7 +1021,7 @@ mod tests {
                 }
                 (a, b) => panic!("{what}: {a:?} / {b:?}"),
             }
-            handed += usize::from(logs(&body, &limits).is_none());
+            handed += usize::from(ours(&body, &limits).is_none());
         }
         assert!(errors > 100 && handed >= errors, "{errors} errors, {handed} handed over");
     }
