@@ -15,11 +15,12 @@
 //! through their public fields before that call.
 
 use crate::TableDef;
-use crate::columns::{DictStr, StrMap, ts_nanos, ts_type};
+use crate::columns::{DictStr, List, Prims, StrMap, Strs, ts_nanos, ts_type};
 use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int32Builder, ListBuilder, MapBuilder, MapFieldNames, StringBuilder,
-    TimestampNanosecondBuilder, TimestampSecondBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
+    BooleanBuilder, Float64Builder, Int32Builder, StringBuilder, TimestampNanosecondBuilder, TimestampSecondBuilder,
+    UInt8Builder, UInt32Builder, UInt64Builder,
 };
+use arrow_array::types::{Float64Type, TimestampNanosecondType, TimestampSecondType, UInt64Type};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use std::sync::{Arc, OnceLock};
@@ -68,37 +69,26 @@ fn col(name: &str, dt: DataType) -> Field {
     Field::new(name, dt, false)
 }
 
-fn map_field_names() -> MapFieldNames {
-    MapFieldNames { entry: "entries".into(), key: "keys".into(), value: "values".into() }
-}
-
 /// `Array(Map(LowCardinality(String), String))`: one map per element of a Nested group.
-pub struct StrMapList(ListBuilder<MapBuilder<StringBuilder, StringBuilder>>);
+pub struct StrMapList(List<StrMap>);
 
 impl StrMapList {
     pub fn new() -> Self {
-        StrMapList(ListBuilder::new(MapBuilder::new(
-            Some(map_field_names()),
-            StringBuilder::new(),
-            StringBuilder::new(),
-        )))
+        StrMapList(List::new(StrMap::new()))
     }
     /// Adds an entry to the map of the current element.
     #[inline]
     pub fn insert(&mut self, k: &str, v: &str) {
-        let m = self.0.values();
-        m.keys().append_value(k);
-        m.values().append_value(v);
+        self.0.values().insert(k, v);
     }
     /// Ends the map of the current element.
     #[inline]
     fn end_element(&mut self) {
-        // Keys and values grow together: appending the entry list cannot fail.
-        let _ = self.0.values().append(true);
+        self.0.values().end_row();
     }
     #[inline]
     fn end_row(&mut self) {
-        self.0.append(true);
+        self.0.end_row();
     }
     fn finish(&mut self) -> ArrayRef {
         Arc::new(self.0.finish())
@@ -346,13 +336,13 @@ pub struct TracesBuilder {
     duration: UInt64Builder,
     status_code: DictStr,
     status_message: StringBuilder,
-    events_timestamp: ListBuilder<TimestampNanosecondBuilder>,
-    events_name: ListBuilder<StringBuilder>,
+    events_timestamp: List<Prims<TimestampNanosecondType>>,
+    events_name: List<Strs>,
     /// Attributes of the event being added.
     pub event_attributes: StrMapList,
-    links_trace_id: ListBuilder<StringBuilder>,
-    links_span_id: ListBuilder<StringBuilder>,
-    links_trace_state: ListBuilder<StringBuilder>,
+    links_trace_id: List<Strs>,
+    links_span_id: List<Strs>,
+    links_trace_state: List<Strs>,
     /// Attributes of the link being added.
     pub link_attributes: StrMapList,
     rows: usize,
@@ -376,12 +366,12 @@ impl TracesBuilder {
             duration: UInt64Builder::new(),
             status_code: DictStr::new(),
             status_message: StringBuilder::new(),
-            events_timestamp: ListBuilder::new(ts_nanos()),
-            events_name: ListBuilder::new(StringBuilder::new()),
+            events_timestamp: List::new(Prims::of_type(nanos())),
+            events_name: List::default(),
             event_attributes: StrMapList::new(),
-            links_trace_id: ListBuilder::new(StringBuilder::new()),
-            links_span_id: ListBuilder::new(StringBuilder::new()),
-            links_trace_state: ListBuilder::new(StringBuilder::new()),
+            links_trace_id: List::default(),
+            links_span_id: List::default(),
+            links_trace_state: List::default(),
             link_attributes: StrMapList::new(),
             rows: 0,
         }
@@ -420,12 +410,12 @@ impl TracesBuilder {
         self.duration.append_value(r.duration_ns);
         self.status_code.append(r.status_code);
         self.status_message.append_value(r.status_message);
-        self.events_timestamp.append(true);
-        self.events_name.append(true);
+        self.events_timestamp.end_row();
+        self.events_name.end_row();
         self.event_attributes.end_row();
-        self.links_trace_id.append(true);
-        self.links_span_id.append(true);
-        self.links_trace_state.append(true);
+        self.links_trace_id.end_row();
+        self.links_span_id.end_row();
+        self.links_trace_state.end_row();
         self.link_attributes.end_row();
         self.rows += 1;
     }
@@ -606,20 +596,20 @@ impl MetricColumns {
 pub struct ExemplarColumns {
     /// Filtered attributes of the exemplar being added.
     pub filtered_attributes: StrMapList,
-    time: ListBuilder<TimestampSecondBuilder>,
-    value: ListBuilder<Float64Builder>,
-    span_id: ListBuilder<StringBuilder>,
-    trace_id: ListBuilder<StringBuilder>,
+    time: List<Prims<TimestampSecondType>>,
+    value: List<Prims<Float64Type>>,
+    span_id: List<Strs>,
+    trace_id: List<Strs>,
 }
 
 impl ExemplarColumns {
     fn new() -> Self {
         ExemplarColumns {
             filtered_attributes: StrMapList::new(),
-            time: ListBuilder::new(ts_seconds()),
-            value: ListBuilder::new(Float64Builder::new()),
-            span_id: ListBuilder::new(StringBuilder::new()),
-            trace_id: ListBuilder::new(StringBuilder::new()),
+            time: List::new(Prims::of_type(seconds())),
+            value: List::default(),
+            span_id: List::default(),
+            trace_id: List::default(),
         }
     }
 
@@ -635,10 +625,10 @@ impl ExemplarColumns {
 
     fn end_row(&mut self) {
         self.filtered_attributes.end_row();
-        self.time.append(true);
-        self.value.append(true);
-        self.span_id.append(true);
-        self.trace_id.append(true);
+        self.time.end_row();
+        self.value.end_row();
+        self.span_id.end_row();
+        self.trace_id.end_row();
     }
 
     fn finish_into(&mut self, cols: &mut Vec<ArrayRef>) {
@@ -827,8 +817,8 @@ pub struct HistogramBuilder {
     pub common: MetricColumns,
     count: UInt64Builder,
     sum: Float64Builder,
-    bucket_counts: ListBuilder<UInt64Builder>,
-    explicit_bounds: ListBuilder<Float64Builder>,
+    bucket_counts: List<Prims<UInt64Type>>,
+    explicit_bounds: List<Prims<Float64Type>>,
     pub exemplars: ExemplarColumns,
     flags: UInt32Builder,
     min: Float64Builder,
@@ -842,8 +832,8 @@ impl HistogramBuilder {
             common: MetricColumns::new(),
             count: UInt64Builder::new(),
             sum: Float64Builder::new(),
-            bucket_counts: ListBuilder::new(UInt64Builder::new()),
-            explicit_bounds: ListBuilder::new(Float64Builder::new()),
+            bucket_counts: List::default(),
+            explicit_bounds: List::default(),
             exemplars: ExemplarColumns::new(),
             flags: UInt32Builder::new(),
             min: Float64Builder::new(),
@@ -857,9 +847,9 @@ impl HistogramBuilder {
         self.count.append_value(h.count);
         self.sum.append_value(h.sum);
         self.bucket_counts.values().append_slice(h.bucket_counts);
-        self.bucket_counts.append(true);
+        self.bucket_counts.end_row();
         self.explicit_bounds.values().append_slice(h.explicit_bounds);
-        self.explicit_bounds.append(true);
+        self.explicit_bounds.end_row();
         self.exemplars.end_row();
         self.flags.append_value(h.flags);
         self.min.append_value(h.min);
@@ -948,9 +938,9 @@ pub struct ExpHistogramBuilder {
     scale: Int32Builder,
     zero_count: UInt64Builder,
     positive_offset: Int32Builder,
-    positive_bucket_counts: ListBuilder<UInt64Builder>,
+    positive_bucket_counts: List<Prims<UInt64Type>>,
     negative_offset: Int32Builder,
-    negative_bucket_counts: ListBuilder<UInt64Builder>,
+    negative_bucket_counts: List<Prims<UInt64Type>>,
     pub exemplars: ExemplarColumns,
     flags: UInt32Builder,
     min: Float64Builder,
@@ -967,9 +957,9 @@ impl ExpHistogramBuilder {
             scale: Int32Builder::new(),
             zero_count: UInt64Builder::new(),
             positive_offset: Int32Builder::new(),
-            positive_bucket_counts: ListBuilder::new(UInt64Builder::new()),
+            positive_bucket_counts: List::default(),
             negative_offset: Int32Builder::new(),
-            negative_bucket_counts: ListBuilder::new(UInt64Builder::new()),
+            negative_bucket_counts: List::default(),
             exemplars: ExemplarColumns::new(),
             flags: UInt32Builder::new(),
             min: Float64Builder::new(),
@@ -986,10 +976,10 @@ impl ExpHistogramBuilder {
         self.zero_count.append_value(h.zero_count);
         self.positive_offset.append_value(h.positive_offset);
         self.positive_bucket_counts.values().append_slice(h.positive_bucket_counts);
-        self.positive_bucket_counts.append(true);
+        self.positive_bucket_counts.end_row();
         self.negative_offset.append_value(h.negative_offset);
         self.negative_bucket_counts.values().append_slice(h.negative_bucket_counts);
-        self.negative_bucket_counts.append(true);
+        self.negative_bucket_counts.end_row();
         self.exemplars.end_row();
         self.flags.append_value(h.flags);
         self.min.append_value(h.min);
@@ -1054,8 +1044,8 @@ pub struct SummaryBuilder {
     pub common: MetricColumns,
     count: UInt64Builder,
     sum: Float64Builder,
-    quantile: ListBuilder<Float64Builder>,
-    quantile_value: ListBuilder<Float64Builder>,
+    quantile: List<Prims<Float64Type>>,
+    quantile_value: List<Prims<Float64Type>>,
     flags: UInt32Builder,
 }
 
@@ -1065,8 +1055,8 @@ impl SummaryBuilder {
             common: MetricColumns::new(),
             count: UInt64Builder::new(),
             sum: Float64Builder::new(),
-            quantile: ListBuilder::new(Float64Builder::new()),
-            quantile_value: ListBuilder::new(Float64Builder::new()),
+            quantile: List::default(),
+            quantile_value: List::default(),
             flags: UInt32Builder::new(),
         }
     }
@@ -1081,8 +1071,8 @@ impl SummaryBuilder {
         self.common.end_row(r);
         self.count.append_value(count);
         self.sum.append_value(sum);
-        self.quantile.append(true);
-        self.quantile_value.append(true);
+        self.quantile.end_row();
+        self.quantile_value.end_row();
         self.flags.append_value(flags);
     }
 
