@@ -182,14 +182,21 @@ impl<T: ArrowPrimitiveType> ListValues for Prims<T> {
     }
 }
 
-/// String values of a list.
+/// A `String` column, or the string values of a list.
 #[derive(Default)]
 pub struct Strs(Utf8Col);
 
 impl Strs {
+    pub fn new() -> Self {
+        Self::default()
+    }
     #[inline]
     pub fn append_value(&mut self, v: &str) {
         self.0.push(v);
+    }
+    /// The strings so far; the column starts over empty.
+    pub fn finish(&mut self) -> StringArray {
+        self.0.finish()
     }
 }
 
