@@ -11,7 +11,7 @@ use arrow_array::{
     Array, ArrayRef, DictionaryArray, Int32Array, ListArray, MapArray, PrimitiveArray, StringArray, StructArray,
 };
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
-use arrow_schema::{DataType, Field, Fields, TimeUnit};
+use arrow_schema::{DataType, Field, FieldRef, Fields, TimeUnit};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
@@ -101,16 +101,15 @@ impl StrMap {
             rows.push(0);
         }
         let (keys, values) = (self.keys.finish(), self.values.finish());
-        let DataType::Map(entries_field, _) = Self::data_type() else { unreachable!("a map type") };
-        let DataType::Struct(fields) = entries_field.data_type() else { unreachable!("map entries are a struct") };
-        let fields: Fields = fields.clone();
+        let (entries_field, fields) = map_entries();
         // SAFETY: keys and values have one element per entry each (pushed together), neither
         // has nulls (the fields allow none in keys), and the row offsets start at 0, never
         // decrease and end at the number of entries.
         unsafe {
-            let entries = StructArray::new_unchecked(fields, vec![Arc::new(keys) as ArrayRef, Arc::new(values)], None);
+            let entries =
+                StructArray::new_unchecked(fields.clone(), vec![Arc::new(keys) as ArrayRef, Arc::new(values)], None);
             Arc::new(MapArray::new_unchecked(
-                entries_field,
+                entries_field.clone(),
                 OffsetBuffer::new_unchecked(ScalarBuffer::from(rows)),
                 entries,
                 None,
@@ -119,22 +118,19 @@ impl StrMap {
         }
     }
     pub fn data_type() -> DataType {
-        static T: OnceLock<DataType> = OnceLock::new();
-        T.get_or_init(|| {
-            DataType::Map(
-                Arc::new(Field::new(
-                    "entries",
-                    DataType::Struct(
-                        vec![Field::new("keys", DataType::Utf8, false), Field::new("values", DataType::Utf8, true)]
-                            .into(),
-                    ),
-                    false,
-                )),
-                false,
-            )
-        })
-        .clone()
+        DataType::Map(map_entries().0.clone(), false)
     }
+}
+
+/// The `entries` field of a string map and its struct's fields: `keys` (never null) and
+/// `values`.
+fn map_entries() -> &'static (FieldRef, Fields) {
+    static E: OnceLock<(FieldRef, Fields)> = OnceLock::new();
+    E.get_or_init(|| {
+        let fields: Fields =
+            vec![Field::new("keys", DataType::Utf8, false), Field::new("values", DataType::Utf8, true)].into();
+        (Arc::new(Field::new("entries", DataType::Struct(fields.clone()), false)), fields)
+    })
 }
 
 /// What a [`List`] holds: its values so far, finished into one array.
