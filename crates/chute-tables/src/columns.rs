@@ -35,6 +35,9 @@ impl Utf8Col {
     #[inline]
     fn push(&mut self, v: &str) {
         if self.offsets.is_empty() {
+            // Room for a request's worth of short strings, so small batches rarely regrow.
+            self.offsets.reserve(64);
+            self.bytes.reserve(1024);
             self.offsets.push(0);
         }
         self.bytes.extend_from_slice(v.as_bytes());
