@@ -11,34 +11,76 @@ use std::fmt::Write;
 
 /// Appends the text of `v` (None: an empty value) to `out`.
 pub fn format_value(v: Option<&AnyValue>, out: &mut String) {
-    match v.and_then(|v| v.value.as_ref()) {
-        None => {}
-        Some(Value::StringValue(s)) => out.push_str(s),
-        Some(Value::BoolValue(b)) => out.push_str(if *b { "true" } else { "false" }),
-        Some(Value::IntValue(i)) => {
-            let _ = write!(out, "{i}");
-        }
-        Some(Value::DoubleValue(d)) => format_double(*d, out),
-        Some(Value::BytesValue(b)) => STANDARD.encode_string(b, out),
+    let scalar = match v.and_then(|v| v.value.as_ref()) {
+        None => Scalar::Empty,
+        Some(Value::StringValue(s)) => Scalar::Str(s),
+        Some(Value::BoolValue(b)) => Scalar::Bool(*b),
+        Some(Value::IntValue(i)) => Scalar::Int(*i),
+        Some(Value::DoubleValue(d)) => Scalar::Double(*d),
+        Some(Value::BytesValue(b)) => Scalar::Bytes(b),
         Some(Value::ArrayValue(a)) => {
             let start = out.len();
             if !json_array(&a.values, out) {
                 // json.Marshal fails on NaN or infinities: AsString gives "".
                 out.truncate(start);
             }
+            return;
         }
         Some(Value::KvlistValue(m)) => {
             let start = out.len();
             if !json_map(&m.values, out) {
                 out.truncate(start);
             }
+            return;
         }
+    };
+    scalar.write_to(out);
+}
+
+/// An `AnyValue` that is not an array or a map, borrowed (from prost's message or, in the wire
+/// reader, from the request's bytes).
+#[derive(Clone, Copy)]
+pub(crate) enum Scalar<'a> {
+    Empty,
+    Str(&'a str),
+    Bool(bool),
+    Int(i64),
+    Double(f64),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Scalar<'a> {
+    /// Appends the value's text to `out`.
+    pub(crate) fn write_to(self, out: &mut String) {
+        match self {
+            Scalar::Empty => {}
+            Scalar::Str(s) => out.push_str(s),
+            Scalar::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Scalar::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Scalar::Double(d) => format_double(d, out),
+            Scalar::Bytes(b) => STANDARD.encode_string(b, out),
+        }
+    }
+
+    /// The value's text: a string borrowed, anything else written into `buf` (cleared first).
+    pub(crate) fn text<'s>(self, buf: &'s mut String) -> &'s str
+    where
+        'a: 's,
+    {
+        buf.clear();
+        if let Scalar::Str(s) = self {
+            return s;
+        }
+        self.write_to(buf);
+        buf
     }
 }
 
 /// The text of a double value: Go's `encoding/json` form when finite, and what pcommon prints
 /// (`json.Marshal`'s error) when not.
-pub fn format_double(d: f64, out: &mut String) {
+fn format_double(d: f64, out: &mut String) {
     if d.is_finite() {
         go_float(d, out);
     } else {

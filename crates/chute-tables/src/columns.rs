@@ -23,59 +23,81 @@ fn offset(len: usize) -> i32 {
     i32::try_from(len).expect("string column over 2 GiB")
 }
 
+/// Where each element of a variable-length column (strings, maps, lists) starts in its values,
+/// then where the last one ends: empty until the first element ends.
+#[derive(Default)]
+struct Offsets(Vec<i32>);
+
+impl Offsets {
+    /// Ends an element at `end` values.
+    #[inline]
+    fn end_element(&mut self, end: usize) {
+        if self.0.is_empty() {
+            // Room for a request's worth of elements, so small batches rarely regrow.
+            self.0.reserve(64);
+            self.0.push(0);
+        }
+        self.0.push(offset(end));
+    }
+    /// Elements so far.
+    fn len(&self) -> usize {
+        self.0.len().saturating_sub(1)
+    }
+    /// Where element `i` starts and ends.
+    #[inline]
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
+        self.0[i] as usize..self.0[i + 1] as usize
+    }
+    /// The offsets as a buffer; they start over empty.
+    fn finish(&mut self) -> OffsetBuffer<i32> {
+        let mut offsets = std::mem::take(&mut self.0);
+        if offsets.is_empty() {
+            offsets.push(0);
+        }
+        // SAFETY: the offsets start at 0 and never decrease (each element ends where the values
+        // have grown to); the caller's values end at the last one.
+        unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) }
+    }
+}
+
 /// A `Utf8` column on two vectors.
 #[derive(Default)]
 struct Utf8Col {
-    /// One more than the strings: each string's start, then the end.
-    offsets: Vec<i32>,
+    offsets: Offsets,
     bytes: Vec<u8>,
 }
 
 impl Utf8Col {
     #[inline]
     fn push(&mut self, v: &str) {
-        if self.offsets.is_empty() {
-            // Room for a request's worth of short strings, so small batches rarely regrow.
-            self.offsets.reserve(64);
+        if self.bytes.capacity() == 0 {
             self.bytes.reserve(1024);
-            self.offsets.push(0);
         }
         self.bytes.extend_from_slice(v.as_bytes());
-        self.offsets.push(offset(self.bytes.len()));
+        self.offsets.end_element(self.bytes.len());
     }
     fn len(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
+        self.offsets.len()
     }
     #[inline]
     fn get(&self, i: usize) -> &str {
-        let (start, end) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
         // SAFETY: every string between two offsets was pushed whole from a `&str`.
-        unsafe { std::str::from_utf8_unchecked(&self.bytes[start..end]) }
+        unsafe { std::str::from_utf8_unchecked(&self.bytes[self.offsets.range(i)]) }
     }
     /// The strings as an array; the column starts over empty.
     fn finish(&mut self) -> StringArray {
-        let mut offsets = std::mem::take(&mut self.offsets);
-        if offsets.is_empty() {
-            offsets.push(0);
-        }
+        let offsets = self.offsets.finish();
         let bytes = std::mem::take(&mut self.bytes);
-        // SAFETY: offsets start at 0, never decrease, end at `bytes.len()`, and fall on the
-        // boundaries of whole `&str`s, so every string is valid UTF-8.
-        unsafe {
-            StringArray::new_unchecked(
-                OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
-                Buffer::from_vec(bytes),
-                None,
-            )
-        }
+        // SAFETY: the offsets end at `bytes.len()` and fall on the boundaries of whole `&str`s,
+        // so every string is valid UTF-8.
+        unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(bytes), None) }
     }
 }
 
 /// `Map(LowCardinality(String), String)` on the ClickHouse side.
 #[derive(Default)]
 pub struct StrMap {
-    /// Each row's first entry, then the end.
-    rows: Vec<i32>,
+    rows: Offsets,
     keys: Utf8Col,
     values: Utf8Col,
 }
@@ -93,16 +115,10 @@ impl StrMap {
     /// Ends the current row.
     #[inline]
     pub fn end_row(&mut self) {
-        if self.rows.is_empty() {
-            self.rows.push(0);
-        }
-        self.rows.push(offset(self.keys.len()));
+        self.rows.end_element(self.keys.len());
     }
     pub fn finish(&mut self) -> ArrayRef {
-        let mut rows = std::mem::take(&mut self.rows);
-        if rows.is_empty() {
-            rows.push(0);
-        }
+        let rows = self.rows.finish();
         let (keys, values) = (self.keys.finish(), self.values.finish());
         let (entries_field, fields) = map_entries();
         // SAFETY: keys and values have one element per entry each (pushed together), neither
@@ -111,13 +127,7 @@ impl StrMap {
         unsafe {
             let entries =
                 StructArray::new_unchecked(fields.clone(), vec![Arc::new(keys) as ArrayRef, Arc::new(values)], None);
-            Arc::new(MapArray::new_unchecked(
-                entries_field.clone(),
-                OffsetBuffer::new_unchecked(ScalarBuffer::from(rows)),
-                entries,
-                None,
-                false,
-            ))
+            Arc::new(MapArray::new_unchecked(entries_field.clone(), rows, entries, None, false))
         }
     }
     pub fn data_type() -> DataType {
@@ -210,7 +220,7 @@ impl ListValues for Strs {
 
 impl ListValues for StrMap {
     fn count(&self) -> usize {
-        self.rows.len().saturating_sub(1)
+        self.rows.len()
     }
     fn finish_values(&mut self) -> ArrayRef {
         self.finish()
@@ -220,14 +230,13 @@ impl ListValues for StrMap {
 /// `Array(T)`: fill the current row through [`List::values`], then [`List::end_row`].
 #[derive(Default)]
 pub struct List<V> {
-    /// Each row's first value, then the end.
-    rows: Vec<i32>,
+    rows: Offsets,
     values: V,
 }
 
 impl<V: ListValues> List<V> {
     pub fn new(values: V) -> Self {
-        List { rows: Vec::new(), values }
+        List { rows: Offsets::default(), values }
     }
     #[inline]
     pub fn values(&mut self) -> &mut V {
@@ -236,22 +245,14 @@ impl<V: ListValues> List<V> {
     /// Ends the current row with the values added since the previous one.
     #[inline]
     pub fn end_row(&mut self) {
-        if self.rows.is_empty() {
-            self.rows.push(0);
-        }
-        self.rows.push(offset(self.values.count()));
+        self.rows.end_element(self.values.count());
     }
     /// The rows so far as a list array (items nullable, as arrow's own list builder makes
     /// them); the column starts over empty.
     pub fn finish(&mut self) -> ListArray {
-        let mut rows = std::mem::take(&mut self.rows);
-        if rows.is_empty() {
-            rows.push(0);
-        }
+        let offsets = self.rows.finish();
         let values = self.values.finish_values();
         let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
-        // SAFETY: the row offsets start at 0, never decrease and end at the number of values.
-        let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(rows)) };
         ListArray::new(field, offsets, values, None)
     }
 }
