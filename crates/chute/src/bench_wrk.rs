@@ -5,6 +5,12 @@
 //! (requests/s × items per body, acknowledged), what the store confirmed meanwhile, chute's CPU
 //! (cores busy) and peak RSS.
 //!
+//! With `--null-store` the same cases run against a chute whose store discards what it is given
+//! (spool still on): the receive path alone, durably acknowledged, as the peer's figures are
+//! measured into a blackhole. Those rows are named `... into the null store` and judge no target.
+//! The events case cannot run there: its decoder asks the store for the table's columns, which
+//! the null store answers with an error (the probe request reports it, and the case is skipped).
+//!
 //! wrk is an external tool (Debian package `wrk`; `make bench` installs it). A case whose
 //! endpoint this chute does not serve (a 404 on the probe request) is reported as skipped.
 
@@ -33,6 +39,9 @@ pub struct WrkArgs {
     /// Extra setting for the chute started (repeatable).
     #[arg(long = "server-set", value_name = "KEY=VALUE")]
     server_set: Vec<String>,
+    /// Serve with `store.target = "null"` (spool on): the receive path alone.
+    #[arg(long)]
+    null_store: bool,
     /// Run only these cases (otlp-logs, otlp-traces, otlp-metrics, remote-write, events;
     /// repeatable or comma-separated).
     #[arg(long, value_delimiter = ',')]
@@ -42,6 +51,9 @@ pub struct WrkArgs {
     #[arg(long)]
     json: bool,
 }
+
+/// What the name of a case run with `--null-store` ends with.
+pub const NULL_STORE: &str = " into the null store";
 
 /// One fixed-payload case.
 struct Case {
@@ -318,7 +330,11 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
         let data = dir.join(format!("wrk-data-{}", short(&case)));
         let _ = std::fs::remove_dir_all(&data);
         std::fs::create_dir_all(&data)?;
-        let server = Served::start(&data, &args.server_set, &dir.join(format!("wrk-chute-{}.log", short(&case))))?;
+        let mut sets = args.server_set.clone();
+        if args.null_store {
+            sets.push("store.target=null".into());
+        }
+        let server = Served::start(&data, &sets, &dir.join(format!("wrk-chute-{}.log", short(&case))))?;
         // Not-ready answers 503: a probe before that would skip the case as not served.
         wait_ready(&http, &server.main).await?;
         let base = if case.otlp { &server.otlp_http } else { &server.main };
@@ -362,10 +378,11 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
             Some(p) => format!("; peer (Vector, blackhole, no storage) {p:.0} items/s = {:.0}%", 100.0 * items / p),
             None => String::new(),
         };
+        let name = if args.null_store { format!("{}{NULL_STORE}", case.name) } else { case.name.to_string() };
         let line = format!(
             "{}: {:.0} items/s ({:.0} requests/s, {} not 2xx, p99 {}), stored while running {:.0} items/s \
              ({:.0} left in the spool), chute {:.2} cores, peak RSS {} MiB{peer}",
-            case.name,
+            name,
             items,
             w.requests_per_s,
             w.non_2xx,
@@ -381,7 +398,7 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
             println!("{line}");
         }
         rows.push(BenchRow {
-            scenario: format!("wrk {}", case.name),
+            scenario: format!("wrk {name}"),
             input: Some(short(&case).into()),
             rows_per_s: items,
             stored_rows_per_s: Some(stored),
@@ -390,7 +407,7 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
             ..Default::default()
         });
         details.push(serde_json::json!({
-            "case": case.name, "items_per_s": items, "requests_per_s": w.requests_per_s,
+            "case": name, "items_per_s": items, "requests_per_s": w.requests_per_s,
             "requests": w.requests, "non_2xx": w.non_2xx, "chute_cores": cores,
             "stored_items_per_s": stored, "spool_rows_left": backlog,
             "peak_rss_bytes": rss, "peer_items_per_s": case.peer,
