@@ -323,18 +323,22 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
         bail!("--only {name:?}: no such case (otlp-logs, otlp-traces, otlp-metrics, remote-write, events)");
     }
     let chosen = all.into_iter().filter(|c| args.only.is_empty() || args.only.iter().any(|n| n == short(c)));
+    // Into the null store: its own data directories and logs, so a run of both keeps both.
+    let mut sets = args.server_set.clone();
+    let file_tag = if args.null_store {
+        sets.push("store.target=null".into());
+        "-null"
+    } else {
+        ""
+    };
     for case in chosen {
         // Each case gets a chute of its own on an empty data directory, as each peer figure is a
         // run of its own: the previous case's backlog (acknowledged into the spool, still being
         // stored) would take CPU from this one, and the peak RSS would be the previous case's.
-        let data = dir.join(format!("wrk-data-{}", short(&case)));
+        let data = dir.join(format!("wrk-data-{}{file_tag}", short(&case)));
         let _ = std::fs::remove_dir_all(&data);
         std::fs::create_dir_all(&data)?;
-        let mut sets = args.server_set.clone();
-        if args.null_store {
-            sets.push("store.target=null".into());
-        }
-        let server = Served::start(&data, &sets, &dir.join(format!("wrk-chute-{}.log", short(&case))))?;
+        let server = Served::start(&data, &sets, &dir.join(format!("wrk-chute-{}{file_tag}.log", short(&case))))?;
         // Not-ready answers 503: a probe before that would skip the case as not served.
         wait_ready(&http, &server.main).await?;
         let base = if case.otlp { &server.otlp_http } else { &server.main };
