@@ -2,7 +2,7 @@
 //! template, severity, hour) with the number of records and the first body seen as the example.
 //! The rows are sorted, so the same logs always give the same batch.
 
-use crate::{cut, severity_name, template_into};
+use crate::{cut, severity_name, template_id, template_text_into};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, TimestampNanosecondType, UInt8Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -81,11 +81,18 @@ pub fn log_patterns(logs: &RecordBatch) -> Option<RecordBatch> {
     let sev_num = sev_num.as_primitive::<UInt8Type>();
     let body = Strs::of(logs.column_by_name("Body")?)?;
 
-    let mut groups: HashMap<(u64, &str, &str, i64), Entry<'_>> = HashMap::new();
+    type Fast = foldhash::fast::RandomState;
+    let mut groups: HashMap<(u64, &str, &str, i64), Entry<'_>, Fast> = HashMap::default();
+    // A chunk holds few distinct templates: each is hashed to its id once.
+    let mut ids: HashMap<String, u64, Fast> = HashMap::default();
     let mut tpl = String::with_capacity(256);
     for i in 0..logs.num_rows() {
         let b = body.get(i);
-        let id = template_into(b, &mut tpl);
+        template_text_into(b, &mut tpl);
+        let id = match ids.get(tpl.as_str()) {
+            Some(id) => *id,
+            None => *ids.entry(tpl.clone()).or_insert_with(|| template_id(&tpl)),
+        };
         let bucket = ts.value(i).div_euclid(1_000_000_000).div_euclid(BUCKET_SECONDS) * BUCKET_SECONDS;
         let sev = severity_name(sev_text.get(i), sev_num.value(i));
         groups.entry((id, service.get(i), sev, bucket)).and_modify(|e| e.count += 1).or_insert_with(|| Entry {

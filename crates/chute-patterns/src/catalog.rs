@@ -226,9 +226,11 @@ pub fn attribute_feed<'a>(table: &str, batch: &'a RecordBatch, seen: &SeenValues
     let mut groups: Vec<Group<'a>> = Vec::new();
     let mut fresh = HashSet128::default();
     let mut pending: Vec<Vec<u128>> = Vec::new();
-    // Per scope, the group of each attribute position of the previous row: rows of a batch
-    // usually carry the same keys in the same order, so a string comparison replaces the lookup.
-    let mut by_position: [Vec<(u32, &'a str, usize)>; 2] = [Vec::new(), Vec::new()];
+    // Per scope, the group and value of each attribute position of the previous row: rows of a
+    // batch usually carry the same keys in the same order (and resource attributes the same
+    // values), so a string comparison replaces the group lookup, and the value's hash when the
+    // value repeats (a repeated value adds nothing new).
+    let mut by_position: [Vec<(u32, &'a str, usize, &'a str)>; 2] = [Vec::new(), Vec::new()];
     let mut last: Option<(&str, &str, u32)> = None;
     for i in 0..batch.num_rows() {
         let (svc, nm, t) = (service.get(i), name.get(i), time.get(i));
@@ -252,9 +254,9 @@ pub fn attribute_feed<'a>(table: &str, batch: &'a RecordBatch, seen: &SeenValues
             for e in start..offsets[i + 1] as usize {
                 let key = keys.value(e);
                 let value = if values.is_null(e) { "" } else { values.value(e) };
-                let cached = by_position[scope].get(e - start).filter(|(p, k, _)| *p == prefix && *k == key);
-                let gi = if let Some(&(_, _, gi)) = cached {
-                    gi
+                let cached = by_position[scope].get(e - start).filter(|(p, k, _, _)| *p == prefix && *k == key);
+                let (gi, repeated) = if let Some(&(_, _, gi, previous)) = cached {
+                    (gi, previous == value)
                 } else {
                     let gi = *group_ids.entry((prefix, scope, key)).or_insert_with(|| {
                         let seed = group_seed(signal, scope, svc, key, nm);
@@ -278,15 +280,19 @@ pub fn attribute_feed<'a>(table: &str, batch: &'a RecordBatch, seen: &SeenValues
                     });
                     let slots = &mut by_position[scope];
                     if slots.len() <= e - start {
-                        slots.resize(e - start + 1, (u32::MAX, "", 0));
+                        slots.resize(e - start + 1, (u32::MAX, "", 0, ""));
                     }
-                    slots[e - start] = (prefix, key, gi);
-                    gi
+                    slots[e - start] = (prefix, key, gi, value);
+                    (gi, false)
                 };
                 let g = &mut groups[gi];
                 g.occurrences += 1;
                 g.first = g.first.min(t);
                 g.last = g.last.max(t);
+                if repeated {
+                    continue;
+                }
+                by_position[scope][e - start].3 = value;
                 let h = value_hash(g.seed, value);
                 if !known[gi].is_some_and(|set| set.contains(&h)) && fresh.insert(h) {
                     let sample = g.samples_left > 0;

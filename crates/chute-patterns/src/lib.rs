@@ -41,6 +41,13 @@ pub fn template(body: &str) -> (String, u64) {
 /// Writes the template of `body` into `out` (cleared first) and returns its id. Reusing `out`
 /// avoids an allocation per log record.
 pub fn template_into(body: &str, out: &mut String) -> u64 {
+    template_text_into(body, out);
+    template_id(out)
+}
+
+/// Writes the template of `body` into `out` (cleared first), without its id: for callers that
+/// see the same template many times and hash it once (see [`batch::log_patterns`]).
+pub fn template_text_into(body: &str, out: &mut String) {
     out.clear();
     let body = cut(body, MAX_BODY_BYTES);
     let s = body.as_bytes();
@@ -61,21 +68,31 @@ pub fn template_into(body: &str, out: &mut String) -> u64 {
             out.push_str(TRUNCATED);
             break;
         }
-        // A token ends at whitespace, except inside a quoted value.
+        // A token ends at whitespace, except inside a quoted value. Plain words (no digit, no
+        // quote, no `@`) cannot change: they are copied whole.
         let start = i;
+        let mut special = false;
         while i < n && !s[i].is_ascii_whitespace() {
-            if is_quote_at(s, i, start)
-                && let Some(close) = closing_quote(s, i)
-            {
-                i = close + 1;
-            } else {
-                i += 1;
+            let b = s[i];
+            special |= b.is_ascii_digit() || b == b'@';
+            if matches!(b, b'"' | b'\'' | b'`') {
+                special = true;
+                if is_quote_at(s, i, start)
+                    && let Some(close) = closing_quote(s, i)
+                {
+                    i = close + 1;
+                    continue;
+                }
             }
+            i += 1;
         }
-        token(&body[start..i], out);
+        if special {
+            token(&body[start..i], out);
+        } else {
+            out.push_str(&body[start..i]);
+        }
         tokens += 1;
     }
-    template_id(out)
 }
 
 /// FNV-1a, 64 bits, of the template's UTF-8 text.
@@ -150,7 +167,7 @@ fn closing_quote(s: &[u8], open: usize) -> Option<usize> {
 /// One token into `out`: a whole e-mail address is a variable; otherwise each segment between
 /// delimiters that holds a digit, and each quoted value, is.
 fn token(tok: &str, out: &mut String) {
-    let core = tok.trim_matches(|c: char| c.is_ascii_punctuation() && c != '@');
+    let core = if tok.contains('@') { tok.trim_matches(|c: char| c.is_ascii_punctuation() && c != '@') } else { "" };
     if let Some(at) = core.find('@')
         && at > 0
         && core[at + 1..].contains('.')
