@@ -194,6 +194,11 @@ mod tests {
         assert!(rows.contains(&api_login("ERROR", 1, 1, "user 4 logged in")));
         assert_eq!(rows.len(), 5);
         assert_eq!(rows.iter().map(|r| r.4).sum::<u64>(), 6);
+        // Each row's id is its template's (hashed once per chunk, not once per record).
+        let ids = p.column(1).as_primitive::<arrow_array::types::UInt64Type>();
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(ids.value(i), crate::template_id(&r.1), "{r:?}");
+        }
         // Deterministic: the same logs give the same batch.
         assert_eq!(log_patterns(&b).unwrap(), p);
     }
