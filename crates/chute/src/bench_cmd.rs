@@ -958,19 +958,18 @@ fn check_targets(ceilings: &BTreeMap<String, f64>, rows: &[BenchRow]) -> Vec<Tar
 /// load ran, beside the engine's own ceiling for the same rows).
 fn wrk_targets(ceilings: &BTreeMap<String, f64>, rows: &[BenchRow], add: &mut impl FnMut(&str, String, Option<bool>)) {
     use crate::bench_wrk::{NULL_STORE, PEER_EVENTS, PEER_OTLP_LOGS, PEER_REMOTE_WRITE};
-    // Judged on the durable path into the engine only, never on a run into the null store.
-    let wrk = |input: &str| {
+    let wrk_row = |input: &str, into_null: bool| {
         rows.iter().find(|r| {
-            r.scenario.starts_with("wrk ") && !r.scenario.ends_with(NULL_STORE) && r.input.as_deref() == Some(input)
+            r.scenario.starts_with("wrk ")
+                && r.scenario.ends_with(NULL_STORE) == into_null
+                && r.input.as_deref() == Some(input)
         })
     };
+    // Judged on the durable path into the engine only, never on a run into the null store.
+    let wrk = |input: &str| wrk_row(input, false);
     // The same bodies into the null store: shown beside a target, so the report tells the
     // receive path's share of a gap from the store's.
-    let null = |input: &str| {
-        rows.iter().find(|r| {
-            r.scenario.starts_with("wrk ") && r.scenario.ends_with(NULL_STORE) && r.input.as_deref() == Some(input)
-        })
-    };
+    let null = |input: &str| wrk_row(input, true);
     let stored = |r: &BenchRow| r.stored_rows_per_s.unwrap_or(r.rows_per_s);
     let k = |v: f64| thousands(v.round() as u64);
     let target = "OTLP logs ≥ 60% of their engine ceiling";
