@@ -9,7 +9,10 @@
 #      write, NDJSON events),
 #   2. `chute import` of a generated 5,000,000-sample k6 JSON file,
 #   3. chute serve under the load generator (InfluxDB writes as k6 sends them), with the spool
-#      on, the spool off, and a null store (the receive path alone),
+#      on, the spool off, and a null store (the receive path alone); then each other input with
+#      the spool on (the captured OTLP logs, traces and metrics bodies and remote-write bodies,
+#      replayed as they are, with 16 or 32 connections; generated NDJSON events, 1,000 a
+#      request): its sustained peak, and latency at 70% of it,
 #   4. wrk with one captured fixture body per request (OTLP logs, traces and metrics, remote
 #      write; and a generated NDJSON body of 1,000 events), 2 threads, 16 connections, 20 s after
 #      a 5 s warm-up: the benchmark peers were measured with; then OTLP logs and remote write
@@ -22,7 +25,8 @@
 #   BENCH_ROWS (k6 ceiling rows, 2000000), BENCH_INPUT_ROWS (the other ceilings, 1000000),
 #   BENCH_SAMPLES (import samples, 5000000),
 #   BENCH_DURATION (open-model measurement, 20s), BENCH_PEAK_DURATION (each closed run, 10s),
-#   BENCH_CONNECTIONS (peak search, "4,8"), BENCH_ROWS_PER_REQUEST (5000).
+#   BENCH_CONNECTIONS (peak search, "4,8"), BENCH_ROWS_PER_REQUEST (5000),
+#   BENCH_REPLAY_CONNECTIONS (peak search of the replayed bodies, "16,32").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +39,7 @@ DURATION=${BENCH_DURATION:-20s}
 PEAK_DURATION=${BENCH_PEAK_DURATION:-10s}
 CONNECTIONS=${BENCH_CONNECTIONS:-4,8}
 ROWS_PER_REQUEST=${BENCH_ROWS_PER_REQUEST:-5000}
+REPLAY_CONNECTIONS=${BENCH_REPLAY_CONNECTIONS:-16,32}
 
 started=$(date +%s)
 echo "bench: building the release binary"
@@ -71,6 +76,16 @@ echo "bench 3/4: end to end, influx; spool on, spool off, null store"
 "$BIN" bench e2e --protocol influx --variants spool,no-spool,null --duration "$DURATION" \
   --peak-duration "$PEAK_DURATION" --connections "$CONNECTIONS" --rows-per-request "$ROWS_PER_REQUEST" \
   --dir "$work" --json >"$steps/3-e2e.json"
+echo "bench 3/4: end to end, each other input (spool on)"
+for input in $inputs; do
+  case $input in
+    events) conns=$CONNECTIONS; rows=1000 ;;
+    *) conns=$REPLAY_CONNECTIONS; rows=$ROWS_PER_REQUEST ;;
+  esac
+  "$BIN" bench e2e --protocol "$input" --variants spool --duration "$DURATION" \
+    --peak-duration "$PEAK_DURATION" --connections "$conns" --rows-per-request "$rows" \
+    --fixtures fixtures --dir "$work" --json >"$steps/3-e2e-$input.json"
+done
 
 echo
 echo "bench 4/4: wrk, fixed fixture bodies (durable path into the embedded engine)"
@@ -90,6 +105,7 @@ echo "bench: the machine's speed after the steps"
 echo
 label=$(git rev-parse --short HEAD 2>/dev/null || true)
 "$BIN" bench report "$steps"/0-machine-start.json "$steps"/5-machine-end.json "$steps"/1-ceiling.json $(for i in $inputs; do echo "$steps/1-ceiling-$i.json"; done) \
-  "$steps"/2-k6-import.json "$steps"/3-e2e.json "$steps"/4-wrk.json "$steps"/4-wrk-null.json \
+  "$steps"/2-k6-import.json "$steps"/3-e2e.json $(for i in $inputs; do echo "$steps/3-e2e-$i.json"; done) \
+  "$steps"/4-wrk.json "$steps"/4-wrk-null.json \
   --out "bench-results/$stamp.json" ${label:+--label "$label"}
 echo "bench: finished in $(( $(date +%s) - started )) s"

@@ -79,6 +79,11 @@ impl PayloadKind {
         }
     }
 
+    /// Whether the kind is sent to an OTLP/HTTP listener (`/v1/...`).
+    pub fn is_otlp(self) -> bool {
+        matches!(self, PayloadKind::OtlpLogs | PayloadKind::OtlpTraces | PayloadKind::OtlpMetrics)
+    }
+
     /// Whether the kind is sent over NATS (a `nats://` target) rather than HTTP.
     pub fn is_nats(self) -> bool {
         self == PayloadKind::Nats
@@ -116,13 +121,26 @@ pub struct Outgoing {
     pub rows: u64,
 }
 
-/// How to see that a marker became queryable: `GET path` until the JSON number at `field`
-/// reaches `at_least`.
+/// How to see that a marker became queryable: `GET path` until the JSON number at `field` (or
+/// the length of the array there) reaches `at_least`.
 #[derive(Clone, Debug)]
 pub struct VisibilityProbe {
     pub path: String,
     pub field: &'static str,
     pub at_least: u64,
+}
+
+impl VisibilityProbe {
+    /// The count an answer shows: the number at `field`, or the length of the array there.
+    pub fn count(&self, answer: &serde_json::Value) -> u64 {
+        let v = &answer[self.field];
+        v.as_u64().or_else(|| v.as_array().map(|a| a.len() as u64)).unwrap_or(0)
+    }
+
+    /// Finds the explorer API's items (`/api/v1/...` answers `{"items": [...]}`).
+    fn items(path: String) -> Self {
+        VisibilityProbe { path, field: "items", at_least: 1 }
+    }
 }
 
 /// What a payload says about itself for the report.
@@ -187,7 +205,10 @@ pub fn build(kind: PayloadKind, opts: &PayloadOptions) -> Result<Arc<dyn Payload
 /// from the capture's summary (`requests.jsonl`: log bodies, span names, time series with one
 /// sample each) or, for metrics, from the body itself: chute stores one row per data point
 /// (in `otel_metrics_sum`, `_gauge`, `_histogram`, ...), counted by [`otlp_metric_points`].
-/// No visibility markers: the target's query API for these tables is not assumed.
+/// A visibility marker is one item of the same signal from the service `loadgen-marker` (OTLP
+/// in its JSON encoding; remote write as a snappy protobuf series with `job="loadgen-marker"`),
+/// found through chute's explorer API: a log record whose body is the marker's id, a span named
+/// by it, a metric named `loadgen_marker_<id>` (from the metric catalog, written with the rows).
 pub struct Replay {
     info: PayloadInfo,
     bodies: Vec<(Bytes, u64)>,
@@ -293,9 +314,112 @@ impl Payload for Replay {
         }
     }
 
-    fn marker(&self, _id: &str, _now_ns: i64) -> Option<(Outgoing, VisibilityProbe)> {
-        None
+    fn marker(&self, id: &str, now_ns: i64) -> Option<(Outgoing, VisibilityProbe)> {
+        Some(replay_marker(self.info.protocol, id, now_ns))
     }
+}
+
+/// The service the replayed kinds' markers come from.
+const MARKER_SERVICE: &str = "loadgen-marker";
+
+/// A replayed kind's marker: one log record, span or gauge point under `id`, and its probe.
+fn replay_marker(kind: PayloadKind, id: &str, now_ns: i64) -> (Outgoing, VisibilityProbe) {
+    let resource = serde_json::json!({"attributes": [
+        {"key": "service.name", "value": {"stringValue": MARKER_SERVICE}}
+    ]});
+    let scope = serde_json::json!({"name": "chute-loadgen"});
+    let ns = now_ns.to_string();
+    // A metric name is letters, digits and '_' (Prometheus's rule, which OTLP names follow too).
+    let metric = format!("loadgen_marker_{}", id.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+    let json = |path: &'static str, body: serde_json::Value| HttpMessage {
+        method: "POST",
+        path: path.into(),
+        headers: vec![("content-type", "application/json")],
+        body: Bytes::from(body.to_string()),
+    };
+    let (message, probe) = match kind {
+        PayloadKind::OtlpLogs => (
+            json(
+                "/v1/logs",
+                serde_json::json!({"resourceLogs": [{"resource": resource, "scopeLogs": [{"scope": scope,
+                    "logRecords": [{"timeUnixNano": ns, "observedTimeUnixNano": ns, "severityNumber": 9,
+                                    "severityText": "INFO", "body": {"stringValue": id}}]}]}]}),
+            ),
+            VisibilityProbe::items(format!("/api/v1/logs?service={MARKER_SERVICE}&text={id}&limit=1")),
+        ),
+        PayloadKind::OtlpTraces => {
+            // Ids from the marker's time and name: unique per marker, never all zero.
+            let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+            let span = serde_json::json!({"traceId": format!("{:016x}{:016x}", now_ns as u64, h),
+                "spanId": format!("{:016x}", h | 1), "name": id, "kind": 1,
+                "startTimeUnixNano": ns, "endTimeUnixNano": (now_ns + 1_000).to_string()});
+            (
+                json(
+                    "/v1/traces",
+                    serde_json::json!({"resourceSpans": [{"resource": resource,
+                        "scopeSpans": [{"scope": scope, "spans": [span]}]}]}),
+                ),
+                VisibilityProbe::items(format!("/api/v1/spans?service={MARKER_SERVICE}&name={id}&limit=1")),
+            )
+        }
+        PayloadKind::RemoteWrite => (
+            HttpMessage {
+                method: "POST",
+                path: "/api/v1/write".into(),
+                headers: vec![
+                    ("content-type", "application/x-protobuf"),
+                    ("content-encoding", "snappy"),
+                    ("x-prometheus-remote-write-version", "0.1.0"),
+                ],
+                body: Bytes::from(remote_write_marker(&metric, now_ns / 1_000_000)),
+            },
+            VisibilityProbe::items(format!("/api/v1/metrics?service={MARKER_SERVICE}&name={metric}&limit=1")),
+        ),
+        // OTLP metrics, the one other replayed kind.
+        _ => (
+            json(
+                "/v1/metrics",
+                serde_json::json!({"resourceMetrics": [{"resource": resource, "scopeMetrics": [{"scope": scope,
+                    "metrics": [{"name": metric, "gauge": {"dataPoints": [{"timeUnixNano": ns, "asDouble": 1.0}]}}]}]}]}),
+            ),
+            VisibilityProbe::items(format!("/api/v1/metrics?service={MARKER_SERVICE}&name={metric}&limit=1")),
+        ),
+    };
+    (Outgoing { message: Message::Http(message), rows: 1 }, probe)
+}
+
+/// A remote-write request (snappy-compressed protobuf `WriteRequest`) of one series,
+/// `name{job="loadgen-marker"}`, with one sample of 1 at `ms`.
+fn remote_write_marker(name: &str, ms: i64) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    fn field(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
+        varint(out, number << 3 | 2);
+        varint(out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+    }
+    let label = |n: &str, v: &str| {
+        let mut l = Vec::new();
+        field(&mut l, 1, n.as_bytes());
+        field(&mut l, 2, v.as_bytes());
+        l
+    };
+    let mut sample = vec![9u8]; // value: field 1, 64-bit
+    sample.extend_from_slice(&1.0f64.to_le_bytes());
+    sample.push(16); // timestamp: field 2, varint
+    varint(&mut sample, ms as u64);
+    let mut series = Vec::new();
+    field(&mut series, 1, &label("__name__", name));
+    field(&mut series, 1, &label("job", MARKER_SERVICE));
+    field(&mut series, 2, &sample);
+    let mut request = Vec::new();
+    field(&mut request, 1, &series);
+    snap::raw::Encoder::new().compress_vec(&request).unwrap_or_default()
 }
 
 /// The data points of a protobuf `ExportMetricsServiceRequest`: the rows chute stores for it,
@@ -547,7 +671,17 @@ mod tests {
         assert_eq!(m.headers, vec![("content-type", "application/x-protobuf")]);
         assert_eq!(o.rows, p.info().rows_per_request);
         assert_eq!(o.rows, 15, "9 + 3 sum points and 3 histogram points");
-        assert!(p.marker("x", 1).is_none());
+        // Its marker: a gauge of the marker service in OTLP's JSON, found by name in the API.
+        let (m, probe) = p.marker("lg-x-m00001", 5).unwrap();
+        let Message::Http(m) = &m.message else { panic!() };
+        assert_eq!((m.path.as_str(), m.headers[0]), ("/v1/metrics", ("content-type", "application/json")));
+        let v: serde_json::Value = serde_json::from_slice(&m.body).unwrap();
+        let metric = &v["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0];
+        assert_eq!(metric["name"], "loadgen_marker_lg_x_m00001");
+        assert_eq!(metric["gauge"]["dataPoints"][0]["timeUnixNano"], "5");
+        assert_eq!(probe.path, "/api/v1/metrics?service=loadgen-marker&name=loadgen_marker_lg_x_m00001&limit=1");
+        assert_eq!(probe.count(&serde_json::json!({"items": [{}, {}]})), 2);
+        assert_eq!(probe.count(&serde_json::json!({"items": []})), 0);
         assert!(otlp_metric_points(&m.body[..m.body.len() - 1]).is_err(), "a cut body is refused");
         assert_eq!(otlp_metric_points(&[]), Ok(0));
     }

@@ -63,6 +63,10 @@ pub struct LoadOptions {
     pub max_in_flight: usize,
     /// A marker every this often; None: no visibility measurement.
     pub visibility_interval: Option<Duration>,
+    /// Where markers are polled: chute's main address (its query API). None: the target. The
+    /// OTLP kinds send no markers without it, since their target (chute's OTLP/HTTP listener)
+    /// answers no queries.
+    pub api: Option<String>,
     /// How long a marker may take to become queryable.
     pub visibility_timeout: Duration,
     /// How often a marker's query is repeated until it answers. Each poll is a query the server
@@ -94,6 +98,7 @@ impl LoadOptions {
             run_id: None,
             max_in_flight: 512,
             visibility_interval: Some(Duration::from_secs(1)),
+            api: None,
             visibility_timeout: Duration::from_secs(30),
             visibility_poll: Duration::from_millis(100),
             request_timeout: Duration::from_secs(60),
@@ -311,10 +316,19 @@ pub async fn run(opts: LoadOptions) -> Result<Report, LoadgenError> {
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
 
     let monitor = tokio::spawn(monitor(stats.clone(), opts.clone(), start, done.clone()));
-    let markers = match (&link, opts.visibility_interval) {
-        (Link::Http { target, pool }, Some(every)) => Some(tokio::spawn(markers(
+    let probed = match (&opts.api, opts.protocol.is_otlp()) {
+        (Some(api), _) => Some(Target::resolve(api).await?),
+        (None, true) => None,
+        (None, false) => match &link {
+            Link::Http { target, .. } => Some(target.clone()),
+            Link::Nats(_) => None,
+        },
+    };
+    let markers = match (&link, opts.visibility_interval, probed) {
+        (Link::Http { target, pool }, Some(every), Some(api)) => Some(tokio::spawn(markers(
             payload.clone(),
             target.clone(),
+            api,
             pool.clone(),
             stats.clone(),
             run_id.clone(),
@@ -323,7 +337,7 @@ pub async fn run(opts: LoadOptions) -> Result<Report, LoadgenError> {
             opts.visibility_poll,
             start + duration,
         ))),
-        // NATS kinds have no markers (nothing to poll).
+        // NATS kinds have no markers (nothing to poll), nor OTLP ones without chute's API.
         _ => None,
     };
 
@@ -522,6 +536,7 @@ async fn open(opts: &LoadOptions, link: &Link, payload: &Arc<dyn Payload>, stats
 async fn markers(
     payload: Arc<dyn Payload>,
     target: Target,
+    api: Target,
     pool: Arc<Pool>,
     stats: Arc<Stats>,
     run_id: String,
@@ -560,6 +575,8 @@ async fn markers(
             while sends.join_next().await.is_some() {}
         }
     };
+    // The API may be another address than the target: connections of its own.
+    let api_pool = Pool::default();
     let watch = async move {
         let mut waiting: std::collections::VecDeque<(crate::payload::VisibilityProbe, Instant)> = Default::default();
         loop {
@@ -573,8 +590,8 @@ async fn markers(
                 }
                 continue;
             };
-            if let Some(v) = pool.get_json(&target, &probe.path, Duration::from_secs(5)).await
-                && v[probe.field].as_u64().unwrap_or(0) >= probe.at_least
+            if let Some(v) = api_pool.get_json(&api, &probe.path, Duration::from_secs(5)).await
+                && probe.count(&v) >= probe.at_least
             {
                 let us = (sent.elapsed().as_micros() as u64).max(1);
                 if let Some(h) = stats.visible.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {

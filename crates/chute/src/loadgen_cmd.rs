@@ -58,6 +58,11 @@ pub struct LoadgenArgs {
     /// Send a visibility marker this often.
     #[arg(long, default_value = "1s", value_name = "DURATION")]
     pub visibility_interval: String,
+    /// Where visibility markers are polled: chute's main address (its query API), e.g.
+    /// http://127.0.0.1:8080. Default: --target. The OTLP kinds send markers only with it, as
+    /// their target (the OTLP/HTTP port) answers no queries.
+    #[arg(long, value_name = "URL")]
+    pub api: Option<String>,
     /// Do not measure visibility (no markers, no API polling).
     #[arg(long)]
     pub no_visibility: bool,
@@ -126,6 +131,7 @@ impl LoadgenArgs {
         o.max_in_flight = self.max_in_flight;
         o.visibility_interval =
             if self.no_visibility { None } else { Some(parse_duration(&self.visibility_interval)?) };
+        o.api = self.api.clone();
         o.visibility_timeout = parse_duration(&self.visibility_timeout)?;
         o.visibility_poll = parse_duration(&self.visibility_poll)?;
         if o.visibility_poll.is_zero() {

@@ -290,6 +290,48 @@ fn a_violated_threshold_exits_99_and_a_met_one_0() {
     assert!(out.contains("✗ ack_p99<0.001ms"), "{out}");
 }
 
+/// `bench e2e` of a replayed OTLP kind: the load goes to chute's OTLP/HTTP listener, the
+/// markers of the open-model phase are found through its API, and the row is OTLP logs'
+/// (judged against their own ceiling).
+#[test]
+fn bench_e2e_of_otlp_logs_reports_a_sustained_rate_and_visibility() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = fixtures();
+    let (code, out, err) = run(
+        dir.path(),
+        &[
+            "bench",
+            "e2e",
+            "--protocol",
+            "otlp-logs",
+            "--variants",
+            "spool",
+            "--connections",
+            "2",
+            "--peak-duration",
+            "3s",
+            "--duration",
+            "3s",
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let step: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let row = &step["rows"][0];
+    assert_eq!(row["scenario"], "e2e otlp-logs (spool on)", "{row}");
+    assert_eq!(row["input"], "otlp-logs");
+    assert!(row["rows_per_s"].as_f64().unwrap_or(0.0) > 0.0, "{row}");
+    assert!(row["visibility_p99_ms"].as_f64().is_some_and(|v| v > 0.0), "{row}\n{err}");
+    let open = &step["details"][0]["open"];
+    assert_eq!(u(&open["requests"]["errors"]), 0, "{open}");
+    // The open model sends captured bodies of 40 records at 70% of the sustained rate.
+    assert_eq!(u(&open["payload"]["rows_per_request"]), 40);
+}
+
 #[test]
 fn bench_ceiling_runs_and_prints_rows_per_second() {
     let dir = tempfile::tempdir().unwrap();
@@ -378,7 +420,8 @@ fn otlp_http_url(chute: &Chute) -> String {
 }
 
 /// Replayed OTLP bodies: the rows loadgen reports as acknowledged are the rows in the tables
-/// (`tables`: each table and the rows one body puts there).
+/// (`tables`: each table and the rows one body puts there). With `--api` (chute's main address),
+/// visibility markers of the same signal are sent to the OTLP listener and found through the API.
 fn otlp_replay_lands(protocol: &str, tables: &[(&str, u64)]) {
     let rows_per_body: u64 = tables.iter().map(|t| t.1).sum();
     let dir = tempfile::tempdir().unwrap();
@@ -393,6 +436,10 @@ fn otlp_replay_lands(protocol: &str, tables: &[(&str, u64)]) {
             protocol,
             "--fixtures",
             fixtures.to_str().unwrap(),
+            "--api",
+            &chute.url,
+            "--visibility-interval",
+            "200ms",
             "--connections",
             "2",
             "--duration",
@@ -401,6 +448,9 @@ fn otlp_replay_lands(protocol: &str, tables: &[(&str, u64)]) {
     );
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["payload"]["protocol"], protocol);
+    let vis = &report["visibility"];
+    assert!(u(&vis["markers"]) >= 5, "{vis}");
+    assert_eq!(u(&vis["visible"]), u(&vis["markers"]), "every marker found through the API: {vis}");
     assert_eq!(u(&report["payload"]["rows_per_request"]), rows_per_body, "{report}");
     let req = &report["requests"];
     assert_eq!(u(&req["errors"]) + u(&req["rejected"]), 0, "{report}");
@@ -413,7 +463,7 @@ fn otlp_replay_lands(protocol: &str, tables: &[(&str, u64)]) {
     let store = open_store(dir.path());
     let mut landed = 0;
     for (table, per_body) in tables {
-        let n = scalar(&store, &format!("SELECT count() FROM {table}"));
+        let n = scalar(&store, &format!("SELECT count() FROM {table} WHERE ServiceName != 'loadgen-marker'"));
         assert_eq!(n, u(&req["acked"]) * per_body, "rows in {table}");
         landed += n;
     }
@@ -455,6 +505,11 @@ fn remote_write_replay_acknowledged_rows_are_the_samples_that_land() {
     );
     assert_eq!(code, 0, "{report}");
     assert_eq!(u(&report["payload"]["distinct_bodies"]), 5, "{report}");
+    // Markers (a series each, job="loadgen-marker") go to the same address and are found
+    // through its API.
+    let vis = &report["visibility"];
+    assert!(u(&vis["markers"]) >= 1, "{vis}");
+    assert_eq!(u(&vis["visible"]), u(&vis["markers"]), "{vis}");
     let req = &report["requests"];
     assert_eq!(u(&req["errors"]) + u(&req["rejected"]), 0, "{report}");
     assert!(u(&req["acked"]) > 0, "{report}");
@@ -462,7 +517,11 @@ fn remote_write_replay_acknowledged_rows_are_the_samples_that_land() {
     let (status, _) = chute.term(Duration::from_secs(60));
     assert!(status.success());
     let store = open_store(dir.path());
-    let landed = scalar(&store, "SELECT (SELECT count() FROM otel_metrics_gauge) + (SELECT count() FROM otel_metrics_sum)");
+    let landed = scalar(
+        &store,
+        "SELECT (SELECT count() FROM otel_metrics_gauge WHERE ServiceName != 'loadgen-marker') \
+           + (SELECT count() FROM otel_metrics_sum WHERE ServiceName != 'loadgen-marker')",
+    );
     assert_eq!(landed, acked, "samples landed vs rows acknowledged");
 }
 
