@@ -234,6 +234,10 @@ impl Report {
                     v.markers
                 );
             }
+            // OTLP's listener answers no queries: its markers need chute's main address.
+            None if v.markers == 0 && self.payload.protocol.is_otlp() => {
+                s.push_str("  visibility   not measured (pass --api with chute's main address)\n")
+            }
             None if v.markers == 0 => s.push_str("  visibility   not measured\n"),
             None => {
                 let _ = writeln!(s, "  visibility   none of {} markers became queryable", v.markers);

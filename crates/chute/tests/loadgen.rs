@@ -470,6 +470,20 @@ fn otlp_replay_lands(protocol: &str, tables: &[(&str, u64)]) {
     assert_eq!(landed, acked, "rows landed in {tables:?} vs rows acknowledged");
 }
 
+/// Sent to the OTLP listener without `--api`, a replay sends no markers, and the report says
+/// how to get them.
+#[test]
+fn otlp_replay_without_the_api_address_says_how_to_measure_visibility() {
+    let dir = tempfile::tempdir().unwrap();
+    let chute = Chute::start(dir.path(), &[]);
+    let fixtures = fixtures();
+    let target = otlp_http_url(&chute);
+    let args = ["loadgen", "--target", &target, "--protocol", "otlp-logs", "--fixtures", fixtures.to_str().unwrap()];
+    let (code, out, err) = run(dir.path(), &[&args[..], &["--connections", "1", "--duration", "1s"]].concat());
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("visibility   not measured (pass --api with chute's main address)"), "{out}");
+}
+
 #[test]
 fn otlp_logs_replay_acknowledged_rows_are_the_rows_that_land() {
     otlp_replay_lands("otlp-logs", &[("otel_logs", 40)]);
