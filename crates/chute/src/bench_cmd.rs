@@ -492,14 +492,17 @@ pub(crate) async fn wait_ready(http: &reqwest::Client, url: &str) -> anyhow::Res
 }
 
 /// A `chute serve` child: its main address, and its OTLP/HTTP address when it was asked for.
-struct Server {
+/// Dropping it kills the process.
+pub(crate) struct Server {
     child: Child,
-    url: String,
-    otlp_http: Option<String>,
+    pub(crate) url: String,
+    pub(crate) otlp_http: Option<String>,
 }
 
 impl Server {
-    fn start(data: &Path, sets: &[String], otlp: bool, log: &Path) -> anyhow::Result<Server> {
+    /// Starts `chute serve` on `data` with `sets` (and OTLP's listeners on free ports when
+    /// `otlp`), its log in `log`; returns once it printed its addresses.
+    pub(crate) fn start(data: &Path, sets: &[String], otlp: bool, log: &Path) -> anyhow::Result<Server> {
         let mut c = chute_command(data)?;
         c.args(["serve", "--listen", "127.0.0.1:0"]);
         if otlp {
@@ -535,8 +538,24 @@ impl Server {
         Ok(Server { child, url: url.unwrap_or_default(), otlp_http })
     }
 
+    /// User and system CPU seconds the process has used so far.
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                // Fields after the command name (which is in parentheses and may hold spaces).
+                let f: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
+                let utime: f64 = f.get(11)?.parse().ok()?;
+                let stime: f64 = f.get(12)?.parse().ok()?;
+                // SAFETY: sysconf has no preconditions.
+                let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+                Some((utime + stime) / hz)
+            })
+            .unwrap_or(0.0)
+    }
+
     /// VmHWM: the most resident memory the process ever had.
-    fn peak_rss(&self) -> Option<u64> {
+    pub(crate) fn peak_rss(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let kib: u64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib * 1024)

@@ -14,12 +14,11 @@
 //! wrk is an external tool (Debian package `wrk`; `make bench` installs it). A case whose
 //! endpoint this chute does not serve (a 404 on the probe request) is reported as skipped.
 
-use crate::bench_cmd::{BenchRow, StepResult, bench_dir, chute_command, emit, rows_written, scrape, wait_ready};
+use crate::bench_cmd::{BenchRow, Server, StepResult, bench_dir, emit, rows_written, scrape, wait_ready};
 use anyhow::{Context, bail};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 #[derive(clap::Args, Debug)]
 pub struct WrkArgs {
@@ -140,97 +139,6 @@ fn cases(fixtures: &Path, events_body: PathBuf) -> Vec<Case> {
     ]
 }
 
-/// A `chute serve` child with its main and OTLP/HTTP addresses.
-struct Served {
-    child: Child,
-    main: String,
-    otlp_http: String,
-}
-
-impl Served {
-    fn start(data: &Path, sets: &[String], log: &Path) -> anyhow::Result<Served> {
-        let mut c = chute_command(data)?;
-        c.args(["serve", "--listen", "127.0.0.1:0"]);
-        for s in ["otlp.grpc_listen=127.0.0.1:0", "otlp.http_listen=127.0.0.1:0"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain(sets.iter().cloned())
-        {
-            c.args(["--set", &s]);
-        }
-        let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log_file);
-        let mut child = c.spawn().context("cannot start chute serve")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let (mut main, mut otlp_http) = (None, None);
-        while main.is_none() || otlp_http.is_none() {
-            let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("chute serve printed no listening lines within 60 s (log: {})", log.display());
-            };
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                main = rest.split_whitespace().next().map(str::to_string);
-            }
-            if let Some(rest) = line.split("OTLP/HTTP on ").nth(1) {
-                otlp_http = rest.split_whitespace().next().map(str::to_string);
-            }
-        }
-        Ok(Served { child, main: main.unwrap_or_default(), otlp_http: otlp_http.unwrap_or_default() })
-    }
-
-    /// (user + system CPU seconds, peak RSS bytes) from /proc.
-    fn cpu_and_peak_rss(&self) -> (f64, Option<u64>) {
-        let pid = self.child.id();
-        let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                // Fields after the command name (which is in parentheses and may hold spaces).
-                let rest = s.rsplit_once(')')?.1;
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                let utime: f64 = f.get(11)?.parse().ok()?;
-                let stime: f64 = f.get(12)?.parse().ok()?;
-                // SAFETY: sysconf has no preconditions.
-                let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-                Some((utime + stime) / hz)
-            })
-            .unwrap_or(0.0);
-        let rss = std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse::<u64>()
-                .ok()
-                .map(|k| k * 1024)
-        });
-        (cpu, rss)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        // SAFETY: a signal to our own child process.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The Lua script that makes wrk POST one body with the case's headers.
 fn lua_script(case: &Case, dir: &Path) -> anyhow::Result<PathBuf> {
     let mut s = String::from("wrk.method = \"POST\"\n");
@@ -338,10 +246,13 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
         let data = dir.join(format!("wrk-data-{}{file_tag}", short(&case)));
         let _ = std::fs::remove_dir_all(&data);
         std::fs::create_dir_all(&data)?;
-        let server = Served::start(&data, &sets, &dir.join(format!("wrk-chute-{}{file_tag}.log", short(&case))))?;
+        let server = Server::start(&data, &sets, true, &dir.join(format!("wrk-chute-{}{file_tag}.log", short(&case))))?;
         // Not-ready answers 503: a probe before that would skip the case as not served.
-        wait_ready(&http, &server.main).await?;
-        let base = if case.otlp { &server.otlp_http } else { &server.main };
+        wait_ready(&http, &server.url).await?;
+        let base = match (&server.otlp_http, case.otlp) {
+            (Some(otlp), true) => otlp,
+            _ => &server.url,
+        };
         let url = format!("{base}{}", case.path);
         let body = std::fs::read(&case.body).with_context(|| format!("cannot read {}", case.body.display()))?;
         let mut probe = http.post(&url).body(body);
@@ -361,13 +272,13 @@ pub async fn run(args: WrkArgs) -> anyhow::Result<i32> {
         }
         let script = lua_script(&case, &dir)?;
         wrk(&args, &url, &script, args.warmup_seconds)?;
-        let (cpu0, _) = server.cpu_and_peak_rss();
-        let stored0 = rows_written(&scrape(&http, &server.main).await);
+        let cpu0 = server.cpu_seconds();
+        let stored0 = rows_written(&scrape(&http, &server.url).await);
         let t0 = Instant::now();
         let w = wrk(&args, &url, &script, args.seconds)?;
         let elapsed = t0.elapsed().as_secs_f64();
-        let (cpu1, rss) = server.cpu_and_peak_rss();
-        let after = scrape(&http, &server.main).await;
+        let (cpu1, rss) = (server.cpu_seconds(), server.peak_rss());
+        let after = scrape(&http, &server.url).await;
         // What the store confirmed while wrk ran, and what was acknowledged (spooled) but not
         // yet stored when it stopped: the durable path answers at the spool's pace, and the
         // store drains behind it.
