@@ -1,12 +1,15 @@
 //! `chute bench`: throughput and latency figures of this machine.
 //!
 //! - `ceiling` (`bench_ceiling.rs`): the embedded engine alone, per input: its rows inserted
-//!   straight into a fresh store (no chute pipeline). chute end to end cannot beat it.
+//!   straight into a fresh store (no chute pipeline). chute end to end should not beat it (it
+//!   can, by the ceiling's own noise: see docs/benchmarks.md).
 //! - `k6-import`: `chute import` (this binary, as a child process) of a generated k6 JSON file.
 //! - `e2e`: `chute serve` (this binary, as a child process) fed by the load generator: the
 //!   closed model finds the peak, the open model at 70% of it measures acknowledgement latency
 //!   and visibility; peak RSS from /proc, flush latency from chute's /metrics. Variants: spool
-//!   on, spool off, null store (the receive path alone).
+//!   on, spool off, null store (the receive path alone). Any protocol the load generator
+//!   speaks over HTTP: OTLP goes to chute's OTLP/HTTP listener, and markers are polled through
+//!   its main address. [`Server`] is the child `chute serve` of `e2e` and `wrk`.
 //! - `machine` (`bench_machine.rs`): the host's speed with work that owes nothing to chute,
 //!   measured first and last by `make bench` so drift between runs can be told from changes.
 //! - `report`: combines the steps' JSON with the machine's description into one file and
