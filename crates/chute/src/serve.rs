@@ -90,8 +90,30 @@ pub async fn serve(config: Config) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Connections a listener holds for acceptance before the kernel drops new ones (capped by
+/// `net.core.somaxconn`, 4096 by default). tokio's own `bind` asks for 128: a burst of new
+/// connections beyond that (hundreds of clients starting at once, or a load generator's pool
+/// growing after a pause) had SYNs dropped, and each such client waited for its 1 s SYN
+/// retransmission.
+const LISTEN_BACKLOG: u32 = 4096;
+
 async fn bind(addr: &str, key: &str) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ({key})"))
+    let context = || format!("cannot listen on {addr} ({key})");
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await.with_context(context)? {
+        let socket = if a.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
+        // As tokio's `bind`: SO_REUSEADDR, so a restart finds its port free at once.
+        let listener = socket.and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(a)?;
+            s.listen(LISTEN_BACKLOG)
+        });
+        match listener {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map(anyhow::Error::from).unwrap_or_else(|| anyhow::anyhow!("no address")).context(context()))
 }
 
 async fn futures_join_all<T>(handles: Vec<tokio::task::JoinHandle<T>>) {
@@ -146,4 +168,41 @@ fn print_banner(config: &Config, addr: std::net::SocketAddr, extra_lines: &[Stri
         println!("{line}");
     }
     println!("Health {url}/health/ready, metrics {url}/metrics, runs {url}/api/v1/k6/runs");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Hundreds of connections arriving before any is accepted all complete their handshake:
+    /// with the backlog of 128 tokio asks for, the kernel dropped the SYNs past it.
+    #[tokio::test]
+    async fn a_burst_of_connections_waits_in_the_backlog_instead_of_being_dropped() {
+        let listener = bind("127.0.0.1:0", "test").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Nothing accepts while they connect.
+        let connected = tokio::task::spawn_blocking(move || {
+            let mut open = Vec::new();
+            for _ in 0..600 {
+                match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+                    Ok(s) => open.push(s),
+                    Err(_) => break,
+                }
+            }
+            open.len()
+        })
+        .await
+        .unwrap();
+        assert_eq!(connected, 600);
+        drop(listener);
+    }
+
+    #[tokio::test]
+    async fn an_address_that_cannot_be_bound_names_its_key() {
+        let taken = bind("127.0.0.1:0", "first").await.unwrap();
+        let addr = taken.local_addr().unwrap().to_string();
+        let err = bind(&addr, "otlp.http_listen").await.unwrap_err();
+        assert!(format!("{err:#}").contains(&format!("cannot listen on {addr} (otlp.http_listen)")), "{err:#}");
+    }
 }
