@@ -391,34 +391,23 @@ fn replay_marker(kind: PayloadKind, id: &str, now_ns: i64) -> (Outgoing, Visibil
 /// A remote-write request (snappy-compressed protobuf `WriteRequest`) of one series,
 /// `name{job="loadgen-marker"}`, with one sample of 1 at `ms`.
 fn remote_write_marker(name: &str, ms: i64) -> Vec<u8> {
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-    fn field(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
-        varint(out, number << 3 | 2);
-        varint(out, bytes.len() as u64);
-        out.extend_from_slice(bytes);
-    }
+    use chute_protowire::{put_len, put_varint};
     let label = |n: &str, v: &str| {
         let mut l = Vec::new();
-        field(&mut l, 1, n.as_bytes());
-        field(&mut l, 2, v.as_bytes());
+        put_len(&mut l, 1, n.as_bytes());
+        put_len(&mut l, 2, v.as_bytes());
         l
     };
     let mut sample = vec![9u8]; // value: field 1, 64-bit
     sample.extend_from_slice(&1.0f64.to_le_bytes());
     sample.push(16); // timestamp: field 2, varint
-    varint(&mut sample, ms as u64);
+    put_varint(&mut sample, ms as u64);
     let mut series = Vec::new();
-    field(&mut series, 1, &label("__name__", name));
-    field(&mut series, 1, &label("job", MARKER_SERVICE));
-    field(&mut series, 2, &sample);
+    put_len(&mut series, 1, &label("__name__", name));
+    put_len(&mut series, 1, &label("job", MARKER_SERVICE));
+    put_len(&mut series, 2, &sample);
     let mut request = Vec::new();
-    field(&mut request, 1, &series);
+    put_len(&mut request, 1, &series);
     snap::raw::Encoder::new().compress_vec(&request).unwrap_or_default()
 }
 

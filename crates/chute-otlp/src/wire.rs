@@ -813,18 +813,11 @@ mod tests {
     }
 
     /// Protobuf bytes by hand, for what prost never writes.
-    fn varint_bytes(mut v: u64, out: &mut Vec<u8>) {
-        while v >= 0x80 {
-            out.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
     fn field(n: u32, wire: u8, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        varint_bytes(u64::from(n << 3 | u32::from(wire)), &mut out);
+        chute_protowire::put_varint(&mut out, u64::from(n << 3 | u32::from(wire)));
         if wire == LEN {
-            varint_bytes(payload.len() as u64, &mut out);
+            chute_protowire::put_varint(&mut out, payload.len() as u64);
         }
         out.extend_from_slice(payload);
         out

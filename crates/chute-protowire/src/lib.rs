@@ -2,7 +2,9 @@
 //! length-delimited fields, fixed-width values, UTF-8 strings, and skipping unknown fields of
 //! every wire type (groups included). The zero-copy readers of chute-promrw (remote write) and
 //! chute-otlp (OTLP logs) are built on it. Every function advances `buf` past what it read; an
-//! error says what was malformed, in the words prost would use where it can.
+//! error says what was malformed, in the words prost would use where it can. The two writers
+//! ([`put_varint`], [`put_len`]) are for the few messages chute and its load generator encode
+//! by hand.
 
 /// Message nesting and group depth allowed, as prost's recursion limit.
 pub const RECURSION_LIMIT: u32 = 100;
@@ -143,8 +145,45 @@ pub fn short_field(buf: &[u8], key: u8) -> Option<(&[u8], &[u8])> {
     }
 }
 
+/// Appends `v` as a varint.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Appends length-delimited field `field`: its key, its length and `bytes`.
+pub fn put_len(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    put_varint(out, u64::from(field << 3 | u32::from(LEN)));
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
 /// Checks a known field's wire type.
 #[inline]
 pub fn expect(wire: u8, expected: u8, what: &str) -> Result<(), String> {
     if wire == expected { Ok(()) } else { Err(format!("{what} has wire type {wire}, expected {expected}")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_writers_write_the_readers_read_back() {
+        let mut out = Vec::new();
+        for v in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
+            put_varint(&mut out, v);
+        }
+        put_len(&mut out, 7, b"payload");
+        let mut buf = &out[..];
+        for v in [0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX] {
+            assert_eq!(varint(&mut buf), Ok(v));
+        }
+        assert_eq!(key(&mut buf), Ok((7, LEN)));
+        assert_eq!(len_delimited(&mut buf), Ok(&b"payload"[..]));
+        assert!(buf.is_empty());
+    }
 }

@@ -17,6 +17,7 @@ use axum::routing::post;
 use bytes::{BufMut, Bytes};
 use chute_otlp::{Encoding, Limits, Signal};
 use chute_pipeline::Admission;
+use chute_protowire::{put_len, put_varint};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -174,24 +175,6 @@ fn otlp_error(e: ApiError, encoding: Encoding) -> Response {
 
 // Minimal protobuf writing for google.rpc.Status / RetryInfo (no generated code needed).
 
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            buf.push(b);
-            return;
-        }
-        buf.push(b | 0x80);
-    }
-}
-
-fn put_bytes(buf: &mut Vec<u8>, field: u32, data: &[u8]) {
-    put_varint(buf, ((field << 3) | 2) as u64);
-    put_varint(buf, data.len() as u64);
-    buf.put_slice(data);
-}
-
 /// `google.rpc.Status { code, message, details: [RetryInfo] }`, encoded.
 pub(crate) fn rpc_status(code: i32, message: &str, retry_after: Option<std::time::Duration>) -> Bytes {
     let mut out = Vec::new();
@@ -200,7 +183,7 @@ pub(crate) fn rpc_status(code: i32, message: &str, retry_after: Option<std::time
         put_varint(&mut out, code as i64 as u64);
     }
     if !message.is_empty() {
-        put_bytes(&mut out, 2, message.as_bytes());
+        put_len(&mut out, 2, message.as_bytes());
     }
     if let Some(d) = retry_after {
         // google.protobuf.Duration { seconds = 1 }
@@ -209,12 +192,12 @@ pub(crate) fn rpc_status(code: i32, message: &str, retry_after: Option<std::time
         put_varint(&mut duration, d.as_secs().max(1));
         // google.rpc.RetryInfo { retry_delay = 1 }
         let mut retry = Vec::new();
-        put_bytes(&mut retry, 1, &duration);
+        put_len(&mut retry, 1, &duration);
         // google.protobuf.Any { type_url = 1, value = 2 }
         let mut any = Vec::new();
-        put_bytes(&mut any, 1, b"type.googleapis.com/google.rpc.RetryInfo");
-        put_bytes(&mut any, 2, &retry);
-        put_bytes(&mut out, 3, &any);
+        put_len(&mut any, 1, b"type.googleapis.com/google.rpc.RetryInfo");
+        put_len(&mut any, 2, &retry);
+        put_len(&mut out, 3, &any);
     }
     Bytes::from(out)
 }

@@ -473,11 +473,6 @@ impl E2eSpec {
     }
 }
 
-/// Whether a protocol is sent to chute's OTLP/HTTP listener rather than its main one.
-fn is_otlp(protocol: PayloadKind) -> bool {
-    matches!(protocol, PayloadKind::OtlpLogs | PayloadKind::OtlpTraces | PayloadKind::OtlpMetrics)
-}
-
 /// Waits until the chute at `url` answers `/health/ready` with success (60 s at most).
 pub(crate) async fn wait_ready(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -685,7 +680,7 @@ async fn e2e_variant(spec: &E2eSpec, variant: &str, dir: &Path) -> anyhow::Resul
     let http = reqwest::Client::new();
     let label = variant_label(spec.protocol, variant);
     let sets = e2e_server_sets(variant, spec.protocol, &sets);
-    let server = Server::start(&data, &sets, is_otlp(spec.protocol), &log)?;
+    let server = Server::start(&data, &sets, spec.protocol.is_otlp(), &log)?;
     let result = async {
         wait_ready(&http, &server.url).await?;
         // Where the load goes: OTLP to its own listener; chute's API (metrics) stays on the main one.
