@@ -9,7 +9,9 @@ use arrow_ipc::writer::StreamWriter;
 use std::path::Path;
 
 pub(crate) const MAGIC: &[u8; 8] = b"CHUTESEG";
-pub(crate) const VERSION: u32 = 1;
+/// Version 2 headers carry the segment number, and every record's checksum is stamped with it
+/// (see [`stamp`]); version 1 (no number, plain checksums) is still read.
+pub(crate) const VERSION: u32 = 2;
 const KIND_BATCH: u8 = 1;
 const RECORD_HEADER: usize = 9;
 /// No record is larger than this (a sanity bound that stops a corrupt length from allocating).
@@ -22,18 +24,36 @@ pub struct SpoolRecord {
     pub batch: RecordBatch,
 }
 
-pub(crate) fn header(table: &str) -> Vec<u8> {
-    let mut h = Vec::with_capacity(18 + table.len());
+pub(crate) fn header(table: &str, seq: u64) -> Vec<u8> {
+    let mut h = Vec::with_capacity(26 + table.len());
     h.extend_from_slice(MAGIC);
     h.extend_from_slice(&VERSION.to_le_bytes());
     h.extend_from_slice(&(table.len() as u16).to_le_bytes());
     h.extend_from_slice(table.as_bytes());
+    h.extend_from_slice(&seq.to_le_bytes());
     let crc = crc32c::crc32c(&h);
     h.extend_from_slice(&crc.to_le_bytes());
     h
 }
 
-/// Encodes one batch record (header and payload) into `out`. Returns the row count.
+/// What a record's stored checksum is XORed with in segment `seq`: a record left in a reused
+/// file by an earlier segment (another number) fails the checksum of the segment now in it.
+/// Distinct for any two numbers less than 2^32 apart.
+fn seq_mix(seq: u64) -> u32 {
+    (seq as u32) ^ ((seq >> 32) as u32)
+}
+
+/// Stamps one encoded record (from [`encode_batch`]) with the number of the segment it is
+/// written to.
+pub(crate) fn stamp(record: &mut [u8], seq: u64) {
+    if let Some(crc) = record.get_mut(4..8) {
+        let stamped = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]) ^ seq_mix(seq);
+        crc.copy_from_slice(&stamped.to_le_bytes());
+    }
+}
+
+/// Encodes one batch record (header and payload) into `out`, its checksum not yet stamped with
+/// a segment number ([`stamp`]). Returns the row count.
 pub(crate) fn encode_batch(out: &mut Vec<u8>, source: &str, batch: &RecordBatch) -> Result<u32, SpoolError> {
     let start = out.len();
     out.extend_from_slice(&[0u8; RECORD_HEADER]);
@@ -58,17 +78,32 @@ pub(crate) fn encode_batch(out: &mut Vec<u8>, source: &str, batch: &RecordBatch)
     Ok(rows)
 }
 
-fn read_header(data: &[u8], path: &Path) -> Result<usize, SpoolError> {
+/// What a segment's header says.
+struct Header {
+    /// Where the first record starts.
+    start: usize,
+    /// The segment number (version 2; None for version 1).
+    seq: Option<u64>,
+}
+
+impl Header {
+    /// What the records' checksums are stamped with.
+    fn mix(&self) -> u32 {
+        self.seq.map_or(0, seq_mix)
+    }
+}
+
+fn read_header(data: &[u8], path: &Path) -> Result<Header, SpoolError> {
     let corrupt = |r: &str| SpoolError::Corrupt { path: path.display().to_string(), reason: r.into() };
     if data.len() < 14 || &data[..8] != MAGIC {
         return Err(corrupt("missing segment header"));
     }
     let version = u32::from_le_bytes([data[8], data[9], data[10], data[11]]);
-    if version != VERSION {
+    if version != 1 && version != VERSION {
         return Err(corrupt(&format!("unknown segment format version {version}")));
     }
     let tlen = u16::from_le_bytes([data[12], data[13]]) as usize;
-    let end = 14 + tlen;
+    let end = 14 + tlen + if version == 1 { 0 } else { 8 };
     if data.len() < end + 4 {
         return Err(corrupt("truncated segment header"));
     }
@@ -76,7 +111,12 @@ fn read_header(data: &[u8], path: &Path) -> Result<usize, SpoolError> {
     if crc32c::crc32c(&data[..end]) != crc {
         return Err(corrupt("segment header checksum mismatch"));
     }
-    Ok(end + 4)
+    let seq = (version != 1).then(|| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&data[end - 8..end]);
+        u64::from_le_bytes(b)
+    });
+    Ok(Header { start: end + 4, seq })
 }
 
 enum Step<'a> {
@@ -85,8 +125,8 @@ enum Step<'a> {
     Bad(String),
 }
 
-/// Reads the record at `pos`.
-fn step(data: &[u8], pos: usize) -> Step<'_> {
+/// Reads the record at `pos` of a segment whose checksums are stamped with `mix`.
+fn step(data: &[u8], pos: usize, mix: u32) -> Step<'_> {
     if pos >= data.len() {
         return Step::End;
     }
@@ -102,7 +142,7 @@ fn step(data: &[u8], pos: usize) -> Step<'_> {
     if end > data.len() {
         return Step::Bad("incomplete record".into());
     }
-    if crc32c::crc32c(&data[pos + 8..end]) != crc {
+    if crc32c::crc32c(&data[pos + 8..end]) ^ mix != crc {
         return Step::Bad("record checksum mismatch".into());
     }
     Step::Record { kind: data[pos + 8], payload: &data[pos + RECORD_HEADER..end], next: end }
@@ -110,10 +150,10 @@ fn step(data: &[u8], pos: usize) -> Step<'_> {
 
 /// Walks the records of a file image from `start`, calling `f` with each batch payload.
 /// Returns the offset after the last good record and, if it stopped early, why.
-fn walk<'a>(data: &'a [u8], start: usize, mut f: impl FnMut(&'a [u8])) -> (usize, Option<String>) {
-    let mut pos = start;
+fn walk<'a>(data: &'a [u8], header: &Header, mut f: impl FnMut(&'a [u8])) -> (usize, Option<String>) {
+    let (mut pos, mix) = (header.start, header.mix());
     loop {
-        match step(data, pos) {
+        match step(data, pos, mix) {
             Step::Record { kind, payload, next } => {
                 if kind == KIND_BATCH {
                     f(payload);
@@ -132,13 +172,15 @@ fn payload_rows(payload: &[u8]) -> Option<u64> {
     Some(u32::from_le_bytes([r[0], r[1], r[2], r[3]]) as u64)
 }
 
-/// Recovers an `.open` segment: truncates a torn tail. Returns (rows, good length, bytes cut).
-pub(crate) fn recover_open(path: &Path) -> Result<(u64, u64, u64), SpoolError> {
+/// Recovers the `.open` segment number `seq`: truncates a torn tail (or, in a reused file, the
+/// records of the segment that was in it before). Returns (rows, good length, bytes cut).
+pub(crate) fn recover_open(path: &Path, seq: u64) -> Result<(u64, u64, u64), SpoolError> {
     let data = std::fs::read(path)?;
-    let start = match read_header(&data, path) {
-        Ok(s) => s,
-        // A header that never made it to disk: nothing in this file was acknowledged.
-        Err(_) => {
+    let header = match read_header(&data, path) {
+        Ok(h) if h.seq.is_none_or(|s| s == seq) => h,
+        // A header that never made it to disk (or, in a reused file, the previous segment's):
+        // nothing in this file was acknowledged.
+        _ => {
             let f = std::fs::OpenOptions::new().write(true).open(path)?;
             f.set_len(0)?;
             f.sync_all()?;
@@ -146,7 +188,7 @@ pub(crate) fn recover_open(path: &Path) -> Result<(u64, u64, u64), SpoolError> {
         }
     };
     let mut rows = 0u64;
-    let (good, stop) = walk(&data, start, |p| rows += payload_rows(p).unwrap_or(0));
+    let (good, stop) = walk(&data, &header, |p| rows += payload_rows(p).unwrap_or(0));
     let cut = (data.len() - good) as u64;
     if cut > 0 {
         tracing::warn!(path = %path.display(), cut_bytes = cut, reason = stop.as_deref().unwrap_or(""), "truncating torn spool tail");
@@ -161,9 +203,9 @@ pub(crate) fn recover_open(path: &Path) -> Result<(u64, u64, u64), SpoolError> {
 /// walk itself). Returns (rows, file length).
 pub(crate) fn scan_sealed(path: &Path) -> Result<(u64, u64), SpoolError> {
     let data = std::fs::read(path)?;
-    let start = read_header(&data, path)?;
+    let header = read_header(&data, path)?;
     let mut rows = 0u64;
-    walk(&data, start, |p| rows += payload_rows(p).unwrap_or(0));
+    walk(&data, &header, |p| rows += payload_rows(p).unwrap_or(0));
     Ok((rows, data.len() as u64))
 }
 
@@ -171,18 +213,23 @@ pub(crate) fn scan_sealed(path: &Path) -> Result<(u64, u64), SpoolError> {
 /// reading a segment of tens of MiB into fresh memory made the kernel zero and then fill it, and
 /// the IPC stream reader copied every message once more (together ~10% of the CPU of an OTLP
 /// logs load). Arrow buffers are taken from the mapping, copied only where misaligned.
-pub(crate) fn read_all(path: &Path) -> Result<Vec<SpoolRecord>, SpoolError> {
-    let data = map_file(path)?;
+///
+/// Returns, beside the records, a watch on the mapping: the file must not be written again (as
+/// a reused segment) while it is alive, since the records' memory is the file's.
+pub(crate) fn read_all(path: &Path) -> Result<(Vec<SpoolRecord>, MappingWatch), SpoolError> {
+    let (data, watch) = map_file(path)?;
     let bytes = data.as_slice();
-    let start = read_header(bytes, path)?;
+    let header = read_header(bytes, path)?;
     let mut payloads = Vec::new();
-    let (_, stop) = walk(bytes, start, |p| payloads.push(p));
+    let (_, stop) = walk(bytes, &header, |p| payloads.push(p));
     if let Some(reason) = stop {
         return Err(SpoolError::Corrupt { path: path.display().to_string(), reason });
     }
     // Each payload as the part of the mapping it covers, sharing its memory.
     let at = |p: &[u8]| p.as_ptr() as usize - bytes.as_ptr() as usize;
-    payloads.into_iter().map(|p| decode_buffer(data.slice_with_length(at(p), p.len()), path)).collect()
+    let records: Result<Vec<SpoolRecord>, SpoolError> =
+        payloads.into_iter().map(|p| decode_buffer(data.slice_with_length(at(p), p.len()), path)).collect();
+    Ok((records?, watch))
 }
 
 /// One record's payload (source, row count, Arrow IPC stream) as a batch whose buffers share
@@ -216,10 +263,13 @@ fn decode_buffer(payload: Buffer, path: &Path) -> Result<SpoolRecord, SpoolError
 /// dropped. Sealed segments are never written again, only renamed or deleted (which leaves a
 /// mapping valid), and the data directory is locked to one process: nothing truncates a mapped
 /// file (which would make reading it fault).
-struct Mapping {
+pub(crate) struct Mapping {
     ptr: std::ptr::NonNull<u8>,
     len: usize,
 }
+
+/// Alive (upgradable) while some buffer still uses a segment's mapping.
+pub(crate) type MappingWatch = std::sync::Weak<Mapping>;
 
 // SAFETY: the mapping is read-only and unmapped only in `drop`; sharing it between threads is
 // sharing immutable memory.
@@ -235,12 +285,12 @@ impl Drop for Mapping {
     }
 }
 
-fn map_file(path: &Path) -> Result<Buffer, SpoolError> {
+fn map_file(path: &Path) -> Result<(Buffer, MappingWatch), SpoolError> {
     use std::os::fd::AsRawFd;
     let file = std::fs::File::open(path)?;
     let len = usize::try_from(file.metadata()?.len()).map_err(|_| SpoolError::Io("segment too large to map".into()))?;
     if len == 0 {
-        return Ok(Buffer::from_vec(Vec::<u8>::new()));
+        return Ok((Buffer::from_vec(Vec::<u8>::new()), MappingWatch::new()));
     }
     // SAFETY: a new private, read-only mapping of the whole of a file we hold open; see `Mapping`
     // for why the file does not shrink under it.
@@ -252,7 +302,8 @@ fn map_file(path: &Path) -> Result<Buffer, SpoolError> {
     unsafe { libc::madvise(p, len, libc::MADV_SEQUENTIAL) };
     let ptr = std::ptr::NonNull::new(p.cast::<u8>()).ok_or_else(|| SpoolError::Io("mmap returned null".into()))?;
     let owner = std::sync::Arc::new(Mapping { ptr, len });
+    let watch = std::sync::Arc::downgrade(&owner);
     // SAFETY: `ptr..ptr + len` is mapped readable and stays mapped while `owner` lives, and the
     // buffer holds `owner`.
-    Ok(unsafe { Buffer::from_custom_allocation(ptr, len, owner) })
+    Ok((unsafe { Buffer::from_custom_allocation(ptr, len, owner) }, watch))
 }

@@ -9,6 +9,7 @@
 //! <dir>/<table>/<seq>.open        the segment being appended to (at most one per table)
 //! <dir>/<table>/<seq>.seg         sealed segments: immutable, waiting for delivery
 //! <dir>/<table>/<seq>.corrupt     a sealed segment that failed its checksums (kept, not sent)
+//! <dir>/<table>/<seq>.free        a delivered segment's file, kept to be written over (below)
 //! <dir>/<table>/plan              the delivery in progress (see below)
 //! <dir>/<table>/NEXT              segment numbers below this one may have been used (decimal)
 //! ```
@@ -18,13 +19,29 @@
 //! retry of old ones. Numbers are reserved in blocks of 1024 (`NEXT`, written and synced before
 //! a block's first number is used); at open, numbering resumes at the larger of the reservation
 //! and the highest segment on disk plus one. A segment file is a header
-//! (`CHUTESEG`, format version u32 LE, table name length u16 LE, table name, CRC32C u32 LE of the
-//! preceding header bytes) followed by records:
+//! (`CHUTESEG`, format version u32 LE (2), table name length u16 LE, table name, segment number
+//! u64 LE, CRC32C u32 LE of the preceding header bytes) followed by records:
 //!
 //! ```text
-//! len u32 LE | crc32c u32 LE of (kind, payload) | kind u8 | payload (len bytes)
+//! len u32 LE | crc32c u32 LE of (kind, payload), XOR the segment number folded to 32 bits | kind u8 | payload (len bytes)
 //! kind 1, a batch: source length u16 LE | source | row count u32 LE | Arrow IPC stream (schema + one batch)
 //! ```
+//!
+//! Version 1 segments (no number in the header, checksums not XORed) are still read.
+//!
+//! # Reused files
+//!
+//! A delivered segment's file is not deleted but renamed `<seq>.free` (at most
+//! [`KEEP_FREE`] per table; more are deleted), and the table's next segment is written over it
+//! from the start. Writing over blocks that are already allocated and written makes an
+//! `fdatasync` one data write and a cache flush: an append also has to write the inode (the
+//! size grew) and, on ext4, convert the new extents in a kernel worker after the write, which
+//! under a full CPU waited 40-140 ms for that worker (the slowest acknowledgements of an OTLP
+//! load were all such syncs). Records of the earlier segment beyond the new one's end fail the
+//! checksum of the new number, so recovery ends the new segment where its own records end, and
+//! a reused file whose new header never reached the disk holds nothing (its header names another
+//! number). A segment is cut to its length when sealed. A file is reused only once no batch read
+//! from it is alive (they share its memory, see below).
 //!
 //! # Writing: group commit
 //!
@@ -66,7 +83,9 @@
 //! - Nothing is deleted except by [`Spool::remove_segments`] after the store confirmed the rows.
 //! - A sealed segment is never written again, only renamed or deleted: delivery reads it through
 //!   a read-only memory map, and the batches it gets share that memory (so a segment must never
-//!   shrink while chute runs; the data directory is locked to one process).
+//!   shrink while chute runs; the data directory is locked to one process). Once delivered, its
+//!   file is written over as a new segment only after every batch read from it was dropped.
+//! - `.free` files hold nothing acknowledged; at open, up to [`KEEP_FREE`] per table are kept.
 //!
 //! # Delivery plans
 //!
@@ -178,6 +197,30 @@ pub(crate) struct Shared {
     pub sealed_rx_waiters: Mutex<Vec<std::sync::mpsc::Sender<(String, u64)>>>,
     /// Told how long each group commit took (see [`Spool::observe_commits`]).
     pub commit_observer: std::sync::OnceLock<CommitObserver>,
+    /// Per table, delivered segments' files waiting to be written over (`<seq>.free`).
+    pub free: Mutex<HashMap<String, Vec<FreeFile>>>,
+    /// Per sealed segment read for delivery, the mappings its batches may still use.
+    pub mapped: Mutex<HashMap<(String, u64), Vec<format::MappingWatch>>>,
+}
+
+/// Delivered segments' files kept per table for reuse; more are deleted.
+pub const KEEP_FREE: usize = 4;
+
+/// A delivered segment's file, to be written over by a new segment of its table.
+pub(crate) struct FreeFile {
+    pub path: PathBuf,
+    /// Mappings of the delivered segment; the file is reused only once none is alive.
+    pub watches: Vec<format::MappingWatch>,
+}
+
+impl Shared {
+    /// A free file of `table` that no batch maps any more (removed from the pool).
+    pub(crate) fn take_free(&self, table: &str) -> Option<PathBuf> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        let files = free.get_mut(table)?;
+        let i = files.iter().position(|f| f.watches.iter().all(|w| w.strong_count() == 0))?;
+        Some(files.remove(i).path)
+    }
 }
 
 /// Called by the writer thread after each group commit with the time it took to write and sync
@@ -226,6 +269,7 @@ impl Spool {
         let mut sealed: BTreeMap<String, BTreeMap<u64, SegmentMeta>> = BTreeMap::new();
         let mut next_seq: HashMap<String, u64> = HashMap::new();
         let mut bytes = 0u64;
+        let mut free: HashMap<String, Vec<FreeFile>> = HashMap::new();
         for entry in std::fs::read_dir(&opts.dir)? {
             let entry = entry?;
             if !entry.file_type()?.is_dir() {
@@ -238,6 +282,7 @@ impl Spool {
             let tdir = entry.path();
             let mut max_seq = 0u64;
             let mut names: Vec<(u64, String, PathBuf)> = Vec::new();
+            let mut free_files: Vec<FreeFile> = Vec::new();
             for f in std::fs::read_dir(&tdir)? {
                 let f = f?;
                 let name = f.file_name().to_string_lossy().into_owned();
@@ -250,7 +295,7 @@ impl Spool {
             for (seq, ext, path) in names {
                 match ext.as_str() {
                     "open" => {
-                        let (rows, good_len, cut) = format::recover_open(&path)?;
+                        let (rows, good_len, cut) = format::recover_open(&path, seq)?;
                         recovery.truncated_bytes += cut;
                         if rows == 0 {
                             std::fs::remove_file(&path)?;
@@ -274,9 +319,12 @@ impl Spool {
                             SegmentMeta { table: table.clone(), seq, rows, bytes: len, created: file_time(&path) },
                         );
                     }
+                    "free" if free_files.len() < KEEP_FREE => free_files.push(FreeFile { path, watches: Vec::new() }),
+                    "free" => std::fs::remove_file(&path)?,
                     _ => {}
                 }
             }
+            free.insert(table.clone(), free_files);
             sync_dir(&tdir)?;
             // Numbers handed out before may all be delivered and deleted: the reservation
             // remembers them, so no segment number (and no insert token) is ever used twice.
@@ -295,6 +343,8 @@ impl Spool {
             notify: tokio::sync::Notify::new(),
             sealed_rx_waiters: Mutex::new(Vec::new()),
             commit_observer: std::sync::OnceLock::new(),
+            free: Mutex::new(free),
+            mapped: Mutex::new(HashMap::new()),
         });
         let writer = writer::start(shared.clone(), next_seq)?;
         if recovery.resealed > 0 || recovery.truncated_bytes > 0 {
@@ -396,7 +446,13 @@ impl Spool {
     pub fn read_segment(&self, table: &str, seq: u64) -> Result<Vec<SpoolRecord>, SpoolError> {
         let path = self.table_dir(table).join(seg_name(seq, "seg"));
         match format::read_all(&path) {
-            Ok(records) => Ok(records),
+            Ok((records, watch)) => {
+                let mut mapped = self.shared.mapped.lock().unwrap_or_else(|p| p.into_inner());
+                let watches = mapped.entry((table.to_string(), seq)).or_default();
+                watches.retain(|w| w.strong_count() > 0);
+                watches.push(watch);
+                Ok(records)
+            }
             Err(e @ SpoolError::Corrupt { .. }) => {
                 tracing::error!(table, seq, error = %e, "spool segment failed its checksums; moved aside");
                 let _ = std::fs::rename(&path, self.table_dir(table).join(seg_name(seq, "corrupt")));
@@ -420,11 +476,24 @@ impl Spool {
         }
     }
 
-    /// Deletes sealed segments whose rows the store has confirmed.
+    /// Removes sealed segments whose rows the store has confirmed: their files are kept for
+    /// reuse (`.free`, up to [`KEEP_FREE`] per table) or deleted.
     pub fn remove_segments(&self, table: &str, seqs: &[u64]) -> Result<(), SpoolError> {
         let dir = self.table_dir(table);
         for seq in seqs {
-            match std::fs::remove_file(dir.join(seg_name(*seq, "seg"))) {
+            let path = dir.join(seg_name(*seq, "seg"));
+            let watches =
+                self.shared.mapped.lock().unwrap_or_else(|p| p.into_inner()).remove(&(table.to_string(), *seq));
+            let mut free = self.shared.free.lock().unwrap_or_else(|p| p.into_inner());
+            let files = free.entry(table.to_string()).or_default();
+            let kept = if files.len() < KEEP_FREE {
+                let free_path = dir.join(seg_name(*seq, "free"));
+                std::fs::rename(&path, &free_path)
+                    .map(|()| files.push(FreeFile { path: free_path, watches: watches.unwrap_or_default() }))
+            } else {
+                std::fs::remove_file(&path)
+            };
+            match kept {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e.into()),
@@ -590,7 +659,7 @@ pub fn inspect(dir: &Path) -> Result<Vec<InspectedTable>, SpoolError> {
                 t.plan = std::fs::read_to_string(&f).ok().map(|s| s.trim().to_string());
                 continue;
             }
-            let Some((seq, ext)) = parse_seg_name(&name) else { continue };
+            let Some((seq, ext)) = parse_seg_name(&name).filter(|(_, ext)| *ext != "free") else { continue };
             let (rows, bytes) = format::scan_sealed(&f).unwrap_or((0, 0));
             t.segments.push(InspectedSegment { seq, state: ext.to_string(), rows, bytes, modified: file_time(&f) });
         }

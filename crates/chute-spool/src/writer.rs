@@ -2,7 +2,7 @@
 //! segments, syncs them, answers appends after their sync, and seals segments that reached a
 //! batch limit or their age.
 
-use crate::format::{encode_batch, header};
+use crate::format::{encode_batch, header, stamp};
 use crate::{AppendTicket, SegmentMeta, Shared, SpoolError, seg_name, sync_dir};
 use arrow_array::RecordBatch;
 use std::collections::{BTreeMap, HashMap};
@@ -128,6 +128,9 @@ struct OpenSeg {
     opened_wall: SystemTime,
     /// The file was created since the last sync (its directory entry needs a sync too).
     created: bool,
+    /// The file's length when it was taken for this segment (a reused file's old length): a
+    /// segment shorter than that is cut to its own length when sealed.
+    reused_len: u64,
 }
 
 struct Writer {
@@ -350,10 +353,9 @@ impl Writer {
                 continue;
             }
             let written = match r.body {
-                Body::Encoded(bytes, rows) => self.write_one(&r.table, &bytes, rows),
-                Body::Batches(batches) => {
-                    encode_record(&r.source, &batches).and_then(|(bytes, rows)| self.write_one(&r.table, &bytes, rows))
-                }
+                Body::Encoded(mut bytes, rows) => self.write_one(&r.table, &mut bytes, rows),
+                Body::Batches(batches) => encode_record(&r.source, &batches)
+                    .and_then(|(mut bytes, rows)| self.write_one(&r.table, &mut bytes, rows)),
             };
             if let Err(e) = written {
                 tracing::error!(table = %r.table, error = %e, "spool append failed; the appends of its group are refused");
@@ -388,12 +390,14 @@ impl Writer {
         }
     }
 
-    fn write_one(&mut self, table: &str, bytes: &[u8], rows: u32) -> Result<(), SpoolError> {
+    /// Writes one encoded record (stamped here with its segment's number).
+    fn write_one(&mut self, table: &str, bytes: &mut [u8], rows: u32) -> Result<(), SpoolError> {
         if !self.open.contains_key(table) {
             let seg = self.create_segment(table)?;
             self.open.insert(table.to_string(), seg);
         }
         let seg = self.open.get_mut(table).ok_or(SpoolError::Closed)?;
+        stamp(bytes, seg.seq);
         if let Err(e) = seg.file.write_all(bytes) {
             // Cut a partial write off at once: records written after it in this group must not
             // follow a torn one (recovery would end the segment there).
@@ -430,8 +434,21 @@ impl Writer {
             self.reserved.insert(table.to_string(), until);
         }
         let path = dir.join(seg_name(seq, "open"));
-        let mut file = std::fs::OpenOptions::new().create_new(true).write(true).open(&path)?;
-        let h = header(table);
+        // A delivered segment's file if one is free (see the crate docs, "Reused files"), else a
+        // new one. The rename is made durable with the first sync, as a creation is.
+        let mut file = match self.shared.take_free(table) {
+            Some(free) => match std::fs::rename(&free, &path) {
+                Ok(()) => std::fs::OpenOptions::new().write(true).open(&path)?,
+                Err(e) => {
+                    tracing::warn!(table, error = %e, "cannot reuse a delivered spool segment file; creating one");
+                    let _ = std::fs::remove_file(&free);
+                    std::fs::OpenOptions::new().create_new(true).write(true).open(&path)?
+                }
+            },
+            None => std::fs::OpenOptions::new().create_new(true).write(true).open(&path)?,
+        };
+        let reused_len = file.metadata()?.len();
+        let h = header(table, seq);
         file.write_all(&h)?;
         let now = SystemTime::now();
         self.open_since.lock().unwrap_or_else(|p| p.into_inner()).insert(table.to_string(), now);
@@ -445,6 +462,7 @@ impl Writer {
             opened: Instant::now(),
             opened_wall: now,
             created: true,
+            reused_len,
         })
     }
 
@@ -480,7 +498,7 @@ impl Writer {
             return;
         }
         // The rows counter cannot be rolled back exactly; recount from the file.
-        let keep = seg.synced_len.max(header(table).len() as u64);
+        let keep = seg.synced_len.max(header(table, seg.seq).len() as u64);
         if seg.file.set_len(keep).is_ok() {
             use std::io::Seek;
             let _ = seg.file.seek(std::io::SeekFrom::Start(keep));
@@ -516,7 +534,12 @@ impl Writer {
             std::fs::remove_file(&seg.path)?;
             return Ok(());
         }
-        if seg.len != seg.synced_len {
+        // A reused file is cut to this segment's length: a sealed segment is read to its end.
+        let cut = seg.reused_len > seg.len;
+        if cut {
+            seg.file.set_len(seg.len)?;
+        }
+        if seg.len != seg.synced_len || cut {
             seg.file.sync_data()?;
             self.shared.bytes.fetch_add(seg.len - seg.synced_len, Ordering::Relaxed);
         }

@@ -5,21 +5,10 @@ mod common;
 
 use arrow_array::{RecordBatch, StringArray};
 use chute_spool::{Plan, Spool, SpoolError, SpoolOptions};
-use common::{batch, ids};
+use common::{batch, ids, opts};
 use std::io::Write;
-use std::path::Path;
-use std::time::Duration;
 
-fn opts(dir: &Path) -> SpoolOptions {
-    SpoolOptions {
-        dir: dir.to_path_buf(),
-        fsync_interval: Duration::from_millis(2),
-        max_bytes: 1 << 30,
-        seal_rows: 1_000_000,
-        seal_bytes: 1 << 30,
-        seal_age: Duration::from_secs(3600),
-    }
-}
+use std::time::Duration;
 
 async fn append(spool: &Spool, table: &str, b: RecordBatch) {
     spool.append(table, "test", b).unwrap().await.unwrap().unwrap();
