@@ -82,6 +82,19 @@ fn every_acknowledged_sample_is_stored_exactly_once_across_kill_9() {
     );
     assert_eq!(rows, distinct, "{} duplicate rows after {n} kills", rows - distinct);
     assert!(acked.len() >= 1000, "the load was real: {} acknowledged samples", acked.len());
+    // Delivered segments' files were kept and written over by new segments across the kills
+    // (the spool keeps up to 4 per table, and a new segment takes one when there is one).
+    let free = spool_files(&dir.path().join("spool"), "free");
+    assert!((1..=4).contains(&free), "{free} delivered segment files kept for reuse");
+}
+
+/// Files ending in `.ext` in the table directories of a spool.
+fn spool_files(spool: &Path, ext: &str) -> usize {
+    let tables = std::fs::read_dir(spool).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir());
+    tables
+        .flat_map(|t| std::fs::read_dir(t).unwrap().map(|e| e.unwrap().path()))
+        .filter(|f| f.extension().is_some_and(|e| e == ext))
+        .count()
 }
 
 #[test]
