@@ -484,16 +484,23 @@ impl Spool {
             let path = dir.join(seg_name(*seq, "seg"));
             let watches =
                 self.shared.mapped.lock().unwrap_or_else(|p| p.into_inner()).remove(&(table.to_string(), *seq));
-            let mut free = self.shared.free.lock().unwrap_or_else(|p| p.into_inner());
-            let files = free.entry(table.to_string()).or_default();
-            let kept = if files.len() < KEEP_FREE {
-                let free_path = dir.join(seg_name(*seq, "free"));
-                std::fs::rename(&path, &free_path)
-                    .map(|()| files.push(FreeFile { path: free_path, watches: watches.unwrap_or_default() }))
-            } else {
-                std::fs::remove_file(&path)
-            };
-            match kept {
+            // The rename or unlink runs outside the pool's lock, which the writer thread takes
+            // for every new segment (an unlink of a 64 MiB file can take milliseconds).
+            let keep =
+                self.shared.free.lock().unwrap_or_else(|p| p.into_inner()).get(table).map_or(0, Vec::len) < KEEP_FREE;
+            let free_path = dir.join(seg_name(*seq, "free"));
+            let done = if keep { std::fs::rename(&path, &free_path) } else { std::fs::remove_file(&path) };
+            match done {
+                Ok(()) if keep => {
+                    let file = FreeFile { path: free_path, watches: watches.unwrap_or_default() };
+                    self.shared
+                        .free
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(table.to_string())
+                        .or_default()
+                        .push(file);
+                }
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e.into()),
