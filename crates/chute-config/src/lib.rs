@@ -268,6 +268,12 @@ pub struct EmbeddedConfig {
     /// chute). Merges then yield the cores to receiving and inserting, and run when a core is
     /// free: on the 2-core bench machine 10 raised the rows stored under a closed-model load.
     pub merge_nice: u8,
+    /// Linux nice value of the engine's worker threads (which run inserts and queries) and of
+    /// chute's delivery threads (0 to 19; 0: as the rest of chute). Spooled rows are inserted
+    /// in the background, and a client waits for each request being received, so receiving
+    /// goes first when both want the cores. Ignored with the spool off, where clients wait
+    /// for the inserts.
+    pub insert_nice: u8,
     /// ClickHouse's setting of the same name for chute's own inserts. false (the default): a new
     /// part is written without its skip indexes (the `otel_*` tables' text and bloom filter
     /// indexes), and the engine builds them when it merges the part, which it does within
@@ -285,6 +291,7 @@ impl Default for EmbeddedConfig {
             libpython: String::new(),
             path: String::new(),
             merge_nice: 10,
+            insert_nice: 5,
             materialize_skip_indexes_on_insert: false,
         }
     }

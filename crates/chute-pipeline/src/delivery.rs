@@ -186,6 +186,7 @@ fn answer(waiters: Vec<crate::memory::Waiter>, r: Result<(), PipelineError>) {
 }
 
 fn worker(inner: &Arc<Inner>, table: &str, rx: Receiver<Job>) {
+    inner.store.enter_insert_thread();
     loop {
         if inner.is_stopping() {
             // Memory batches still queued are answered: not stored, so not acknowledged.

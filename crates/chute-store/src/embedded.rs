@@ -13,16 +13,22 @@
 //! the test thread in tests) and explicitly by `chute` before it exits; calls after that fail
 //! with an `Unavailable` error, and the engine cannot be opened again in the same process.
 //!
-//! # Merges run at a lower CPU priority
+//! # Merges and inserts run at a lower CPU priority
 //!
 //! The engine merges parts in the background on threads it names `MergeMutate`. On a small
 //! machine those merges compete for the same cores as the receivers and the inserts, and a
 //! burst of merges after a burst of inserts slows both. With `merge_nice` above 0, a thread of
-//! this module (`chute-merge-nice`) sets the Linux nice value of every `MergeMutate` thread of
+//! this module (`chute-renice`) sets the Linux nice value of every `MergeMutate` thread of
 //! the process to it, once a second (the engine starts them lazily). Raising a thread's nice
 //! value needs no privilege. Merges still run whenever a core is idle; they only yield to the
 //! rest. The engine's own `os_threads_nice_value_merge_mutate` does the same but is a server
 //! setting that needs `CAP_SYS_NICE`, which chute does not ask for.
+//!
+//! Inserts come next (`insert_nice`, below merges): the same thread sets the engine's worker
+//! threads (`ThreadPool`, which run an insert's work, and a query's) to it, and
+//! [`Store::enter_insert_thread`] sets the calling thread (delivery's workers). An insert of a
+//! spooled batch waits for nobody, while each request being received has a client waiting, so
+//! during an insert's burst of CPU the receivers go first.
 
 use crate::locate::{find_engine, find_libpython};
 use crate::{ErrorKind, Store, StoreError};
@@ -51,6 +57,9 @@ pub struct EmbeddedOptions {
     pub query_connections: usize,
     /// Nice value of the engine's merge threads (0: as the process; Linux caps it at 19).
     pub merge_nice: u8,
+    /// Nice value of the engine's worker threads (its inserts and queries) and of the threads
+    /// that insert in the background ([`Store::enter_insert_thread`]); 0: as the process.
+    pub insert_nice: u8,
     /// The ingest connections' `materialize_skip_indexes_on_insert`: false leaves skip indexes
     /// to the merges (see `store.embedded.materialize_skip_indexes_on_insert`).
     pub materialize_skip_indexes_on_insert: bool,
@@ -64,6 +73,7 @@ struct Engine {
     _db: ManagedDatabase,
     path: PathBuf,
     library: PathBuf,
+    insert_nice: u8,
     _lock: File,
 }
 
@@ -179,11 +189,12 @@ impl EmbeddedStore {
             _db: db,
             path: opts.path.clone(),
             library: library.clone(),
+            insert_nice: opts.insert_nice,
             _lock: lock,
         });
         CLOSE_ON_THREAD_EXIT.with(|g| *g.borrow_mut() = Some(CloseGuard));
-        if opts.merge_nice > 0 {
-            start_merge_nice(i32::from(opts.merge_nice));
+        if opts.merge_nice > 0 || opts.insert_nice > 0 {
+            start_renice(opts.merge_nice, opts.insert_nice);
         }
         tracing::info!(path = %opts.path.display(), library = %library.display(), "embedded engine open");
         Ok(EmbeddedStore { path: opts.path.clone(), library })
@@ -270,6 +281,13 @@ impl Store for EmbeddedStore {
             let mut conn = e.queries.get();
             run(&mut conn, sql)
         })
+    }
+
+    fn enter_insert_thread(&self) {
+        let nice = self.with(|e| Ok(e.insert_nice)).unwrap_or(0);
+        if nice > 0 {
+            renice_current_thread(i32::from(nice));
+        }
     }
 }
 
@@ -417,20 +435,36 @@ impl Drop for Lease<'_> {
 
 /// The name the engine gives its merge and mutation threads.
 const MERGE_THREAD: &str = "MergeMutate";
+/// The name of the engine's general worker threads, which run the work of its inserts (and
+/// queries).
+const WORKER_THREAD: &str = "ThreadPool";
 
-/// Keeps the engine's merge threads at `nice` while the engine is open; see the module doc.
-fn start_merge_nice(nice: i32) {
-    let started = std::thread::Builder::new().name("chute-merge-nice".into()).spawn(move || {
+/// Keeps the engine's merge threads at `merge_nice` and its worker threads at `insert_nice`
+/// (each when above 0) while the engine is open; see the module doc.
+fn start_renice(merge_nice: u8, insert_nice: u8) {
+    let started = std::thread::Builder::new().name("chute-renice".into()).spawn(move || {
+        let targets = [(MERGE_THREAD, merge_nice), (WORKER_THREAD, insert_nice)];
         while !CLOSED.load(std::sync::atomic::Ordering::SeqCst) {
-            if let Err(e) = renice_threads_named(MERGE_THREAD, nice) {
-                tracing::warn!(error = %e, nice, "cannot lower the engine's merge threads' priority");
-                return;
+            for (prefix, nice) in targets.iter().filter(|(_, n)| *n > 0) {
+                if let Err(e) = renice_threads_named(prefix, i32::from(*nice)) {
+                    tracing::warn!(error = %e, threads = prefix, nice, "cannot lower the engine's threads' priority");
+                    return;
+                }
             }
             std::thread::sleep(std::time::Duration::from_secs(1));
         }
     });
     if let Err(e) = started {
-        tracing::warn!(error = %e, "cannot start the thread that lowers the merge threads' priority");
+        tracing::warn!(error = %e, "cannot start the thread that lowers the engine's threads' priority");
+    }
+}
+
+/// Sets the calling thread's nice value (Linux: the nice value is per thread).
+fn renice_current_thread(nice: i32) {
+    // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) } != 0;
+    if failed {
+        tracing::warn!(error = %std::io::Error::last_os_error(), nice, "cannot lower an inserting thread's priority");
     }
 }
 

@@ -64,6 +64,12 @@ pub trait Store: Send + Sync {
     fn migration_lock_ttl(&self) -> Option<std::time::Duration> {
         None
     }
+
+    /// Called once by a thread that will insert in the background (delivery's workers), before
+    /// its first insert. The embedded engine lowers the thread's CPU priority there
+    /// (`store.embedded.insert_nice`): its inserts share the cores with receiving, and
+    /// acknowledging comes first.
+    fn enter_insert_thread(&self) {}
 }
 
 impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
@@ -90,5 +96,8 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn migration_lock_ttl(&self) -> Option<std::time::Duration> {
         (**self).migration_lock_ttl()
+    }
+    fn enter_insert_thread(&self) {
+        (**self).enter_insert_thread()
     }
 }

@@ -236,9 +236,9 @@ fn threads() -> Vec<(String, i32)> {
 }
 
 #[test]
-fn the_engines_merge_threads_yield_at_the_configured_nice_value_and_no_other_thread_does() {
+fn the_engines_merges_and_inserts_yield_at_their_nice_values_and_no_other_thread_does() {
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(&EmbeddedOptions { merge_nice: 7, ..options(dir.path()) }).unwrap();
+    let store = EmbeddedStore::open(&EmbeddedOptions { merge_nice: 7, insert_nice: 3, ..options(dir.path()) }).unwrap();
     migrations::up(&store, None).unwrap();
     // Several parts and a forced merge: the engine's merge threads are busy at least once.
     for i in 0..4 {
@@ -247,23 +247,55 @@ fn the_engines_merge_threads_yield_at_the_configured_nice_value_and_no_other_thr
     store.query("OPTIMIZE TABLE k6_samples FINAL", &[]).unwrap();
     assert_eq!(count(&store, "SELECT count() FROM k6_samples"), 400);
 
+    // A background inserter (delivery's worker) lowers itself once, before its first insert.
+    let (entered, stay) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let inserter = {
+        let store = store.clone();
+        std::thread::Builder::new()
+            .name("test-inserter".into())
+            .spawn(move || {
+                store.enter_insert_thread();
+                store.insert("k6_samples", &samples(10, "r2"), "insert-nice:bg").unwrap();
+                entered.0.send(()).unwrap();
+                let _ = stay.1.recv();
+            })
+            .unwrap()
+    };
+    entered.1.recv().unwrap();
+
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let all = threads();
-        let merges: Vec<_> = all.iter().filter(|(n, _)| n.starts_with("MergeMutate")).collect();
-        if !merges.is_empty() && merges.iter().all(|(_, nice)| *nice == 7) {
-            // Only the merge threads were changed: no other thread is at 7.
-            let others: Vec<_> = all.iter().filter(|(n, nice)| *nice == 7 && !n.starts_with("MergeMutate")).collect();
-            assert!(others.is_empty(), "threads other than merges lowered: {others:?}");
+        let at = |prefix: &str, nice: i32| {
+            let named: Vec<_> = all.iter().filter(|(n, _)| n.starts_with(prefix)).collect();
+            !named.is_empty() && named.iter().all(|(_, n)| *n == nice)
+        };
+        if at("MergeMutate", 7) && at("ThreadPool", 3) {
+            assert!(at("test-inserter", 3), "the background inserter not lowered: {all:?}");
+            // Only those were changed: no other thread is at 3 or 7 (the engine sets some of its
+            // own, such as its memory worker, to other values).
+            let lowered = ["MergeMutate", "ThreadPool", "test-inserter"];
+            let others: Vec<_> = all
+                .iter()
+                .filter(|(n, nice)| [3, 7].contains(nice) && !lowered.iter().any(|p| n.starts_with(p)))
+                .collect();
+            assert!(others.is_empty(), "other threads lowered: {others:?}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "merge threads not at nice 7 within 15 s: {all:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "merge threads not at nice 7 and worker threads at 3 within 15 s: {all:?}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    // The thread that opened the engine and inserts (a receiver's stand-in) keeps its priority.
+    // The thread that opened the engine and inserts without entering (a receiver's stand-in:
+    // with the spool off, requests insert) keeps its priority.
     // SAFETY: gettid takes no arguments.
     let me = unsafe { libc::gettid() } as libc::id_t;
     assert_eq!(chute_store::embedded::thread_nice(me), Some(0));
+    stay.0.send(()).unwrap();
+    inserter.join().unwrap();
+    assert_eq!(count(&store, "SELECT count() FROM k6_samples"), 410);
 }
 
 /// `n` OpenTelemetry log records, every tenth with `checkout failed` in its body.

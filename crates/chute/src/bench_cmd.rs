@@ -196,6 +196,8 @@ pub(crate) fn scratch_store(
         chdb_library: config.store.embedded.chdb_library.clone(),
         libpython: config.store.embedded.libpython.clone(),
         merge_nice: config.store.embedded.merge_nice,
+        // The engine alone: no receivers for its inserts to yield to.
+        insert_nice: 0,
         materialize_skip_indexes_on_insert: config.store.embedded.materialize_skip_indexes_on_insert,
         path,
         ingest_connections: 1,

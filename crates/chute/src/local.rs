@@ -15,6 +15,8 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 chdb_library: config.store.embedded.chdb_library.clone(),
                 libpython: config.store.embedded.libpython.clone(),
                 merge_nice: config.store.embedded.merge_nice,
+                // With the spool off, clients wait for the inserts: they keep their priority.
+                insert_nice: if config.spool.enabled { config.store.embedded.insert_nice } else { 0 },
                 materialize_skip_indexes_on_insert: config.store.embedded.materialize_skip_indexes_on_insert,
                 path: config.engine_dir(),
                 ingest_connections: 2,
