@@ -294,6 +294,39 @@ impl Pipeline {
         Ok(Pipeline { inner })
     }
 
+    /// Whether a request submitted with [`Admission::Refuse`] now would be refused for want of
+    /// room (the spool or the memory for unflushed data is full). Receivers ask before decoding
+    /// a body they have read, so that while chute is full a refusal costs no decoding: that CPU
+    /// goes to storing, which is what frees room. Ok when `drop_newest_when_full` is set (full
+    /// chute then answers success and counts the rows it drops, which takes decoding).
+    pub fn check_room(&self, source: &str) -> Result<(), PipelineError> {
+        let inner = &self.inner;
+        if !inner.accepting.load(Ordering::Relaxed) {
+            return Err(PipelineError::Closed);
+        }
+        if inner.opts.drop_newest_when_full {
+            return Ok(());
+        }
+        let reason = match &inner.spool {
+            Some(spool) if spool.stats().bytes >= spool.options().max_bytes => {
+                format!("spool is full ({} of {} bytes)", spool.stats().bytes, spool.options().max_bytes)
+            }
+            _ if inner.budget.available_permits() == 0 => {
+                format!("memory for unflushed data is full ({} bytes)", inner.opts.max_unflushed_bytes)
+            }
+            _ => return Ok(()),
+        };
+        inner
+            .metrics
+            .counter(
+                "chute_requests_refused_undecoded_total",
+                "requests refused with backpressure before their body was decoded (chute full)",
+                &[("source", source)],
+            )
+            .fetch_add(1, Ordering::Relaxed);
+        Err(PipelineError::Backpressure { reason, retry_after: Duration::from_secs(1) })
+    }
+
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
     }

@@ -331,6 +331,7 @@ pub async fn write(
     let bytes = body::read(&headers, body, limit).await.inspect_err(|e| {
         refused(if matches!(e, ApiError::TooLarge { .. }) { "too_large" } else { "body" });
     })?;
+    state.pipeline.check_room(SOURCE)?;
     let decoder = state.events.decoder(&state, &table, spec).await?;
     let batch = if bytes.len() > INLINE_DECODE_BYTES {
         tokio::task::spawn_blocking(move || decode_body(&decoder, &bytes, format, arrival_ns))

@@ -127,6 +127,7 @@ async fn write(
 ) -> Result<Response, ApiError> {
     let limit = state.config.limits.max_body_bytes.get();
     let data = body::read(&headers, body, limit).await?;
+    state.pipeline.check_room(&source_key(&db))?;
     let from_k6 = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

@@ -44,6 +44,8 @@ async fn ingest(
     encoding: Encoding,
     body: Bytes,
 ) -> Result<(u64, Option<String>), ApiError> {
+    let source = format!("otlp-{transport}");
+    state.pipeline.check_room(&source)?;
     let limits = limits(state);
     let decoded = if body.len() > 256 * 1024 {
         tokio::task::spawn_blocking(move || chute_otlp::decode(signal, encoding, &body, &limits))
@@ -76,7 +78,6 @@ async fn ingest(
 
     let batches: Vec<(String, arrow_array::RecordBatch)> =
         decoded.batches.into_iter().map(|(t, b)| (t.to_string(), b)).collect();
-    let source = format!("otlp-{transport}");
     state.pipeline.submit_all(&source, batches, Admission::Refuse).await?;
     Ok((decoded.rejected, decoded.rejection_message))
 }

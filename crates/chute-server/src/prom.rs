@@ -79,6 +79,7 @@ pub async fn write(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
     let raw = body::read_raw(body, limit).await.inspect_err(|e| {
         refused(if matches!(e, ApiError::TooLarge { .. }) { "too_large" } else { "body" });
     })?;
+    state.pipeline.check_room(SOURCE)?;
     let limits = limits(&state);
     let decoded: Result<Decoded, _> = if raw.len() > 64 * 1024 {
         tokio::task::spawn_blocking(move || chute_promrw::decode(&raw, &limits))

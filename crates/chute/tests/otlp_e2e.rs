@@ -214,6 +214,13 @@ fn a_full_chute_answers_otlp_http_429_with_retry_after_and_grpc_resource_exhaust
     });
     assert_eq!(status, 429);
     assert!(headers.iter().any(|(k, v)| k == "retry-after" && v.parse::<u64>().is_ok()), "{headers:?}");
+    // While full, a body is refused before it is decoded: one that cannot be decoded gets the
+    // same 429 (with room, a 400), and no decoding was spent on it.
+    let before = metric(&chute.url, "chute_requests_refused_undecoded_total");
+    let (s, h, _) = post(&format!("{http}/v1/logs"), "application/x-protobuf", &[], b"\xff\xff not protobuf");
+    assert_eq!(s, 429, "{h:?}");
+    assert!(h.iter().any(|(k, _)| k == "retry-after"), "{h:?}");
+    assert!(metric(&chute.url, "chute_requests_refused_undecoded_total") > before);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/grpc_replay.py");
     let out = Command::new(venv_python())
         .arg(&script)

@@ -189,6 +189,11 @@ fn a_full_chute_answers_remote_write_429_with_retry_after() {
         (s == 429).then_some(h)
     });
     assert!(headers.iter().any(|(k, v)| k == "retry-after" && v.parse::<u64>().is_ok()), "{headers:?}");
+    // Refused before decoding: a body that is not snappy-compressed protobuf gets the same 429.
+    let before = metric(&chute.url, "chute_requests_refused_undecoded_total");
+    let (s, h, _) = http_post(&url, &RW, b"not snappy").unwrap();
+    assert_eq!(s, 429, "{h:?}");
+    assert!(metric(&chute.url, "chute_requests_refused_undecoded_total") > before);
 }
 
 /// A child process killed when dropped.
