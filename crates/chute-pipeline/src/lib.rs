@@ -232,6 +232,17 @@ impl Inner {
 /// One unit of memory budget.
 const UNIT: u64 = 1024;
 
+/// Why a request is refused when the spool holds `spool.max_bytes`; None while it has room.
+fn spool_full(spool: &Spool) -> Option<String> {
+    let (used, limit) = (spool.used_bytes(), spool.options().max_bytes);
+    (used >= limit).then(|| format!("spool is full ({used} of {limit} bytes)"))
+}
+
+/// Why a request is refused when the memory budget for unflushed data has no room.
+fn memory_full(inner: &Inner) -> String {
+    format!("memory for unflushed data is full ({} bytes)", inner.opts.max_unflushed_bytes)
+}
+
 /// The pipeline. Clone it freely; all clones share one spool, one set of workers.
 #[derive(Clone)]
 pub struct Pipeline {
@@ -307,14 +318,10 @@ impl Pipeline {
         if inner.opts.drop_newest_when_full {
             return Ok(());
         }
-        let reason = match &inner.spool {
-            Some(spool) if spool.stats().bytes >= spool.options().max_bytes => {
-                format!("spool is full ({} of {} bytes)", spool.stats().bytes, spool.options().max_bytes)
-            }
-            _ if inner.budget.available_permits() == 0 => {
-                format!("memory for unflushed data is full ({} bytes)", inner.opts.max_unflushed_bytes)
-            }
-            _ => return Ok(()),
+        let reason = match inner.spool.as_ref().and_then(spool_full) {
+            Some(reason) => reason,
+            None if inner.budget.available_permits() == 0 => memory_full(inner),
+            None => return Ok(()),
         };
         inner
             .metrics
@@ -381,11 +388,7 @@ impl Pipeline {
                 inner.budget.clone().acquire_many_owned(units).await.map_err(|_| PipelineError::Closed)?
             }
             Err(_) => {
-                return self.refuse(
-                    source,
-                    &batches,
-                    format!("memory for unflushed data is full ({} bytes)", inner.opts.max_unflushed_bytes),
-                );
+                return self.refuse(source, &batches, memory_full(inner));
             }
         };
         let result = match (&inner.spool, &inner.memory) {
@@ -456,16 +459,9 @@ impl Pipeline {
         admission: Admission,
     ) -> Result<(), PipelineError> {
         // Refuse the whole request before writing any of it when the spool is full.
-        loop {
-            let st = spool.stats();
-            if st.bytes < spool.options().max_bytes {
-                break;
-            }
+        while let Some(reason) = spool_full(spool) {
             if admission == Admission::Refuse {
-                return Err(PipelineError::Backpressure {
-                    reason: format!("spool is full ({} of {} bytes)", st.bytes, spool.options().max_bytes),
-                    retry_after: Duration::from_secs(1),
-                });
+                return Err(PipelineError::Backpressure { reason, retry_after: Duration::from_secs(1) });
             }
             if self.inner.is_stopping() || !self.inner.accepting.load(Ordering::Relaxed) {
                 return Err(PipelineError::Closed);

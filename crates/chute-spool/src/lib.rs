@@ -558,6 +558,12 @@ impl Spool {
         let _ = self.shared.commit_observer.set(f);
     }
 
+    /// Bytes synced and not yet delivered (what `max_bytes` bounds): a counter read, unlike
+    /// [`Spool::stats`], which walks every segment.
+    pub fn used_bytes(&self) -> u64 {
+        self.shared.bytes.load(Ordering::Relaxed)
+    }
+
     pub fn stats(&self) -> SpoolStats {
         let s = self.shared.sealed.lock().unwrap_or_else(|p| p.into_inner());
         let now = SystemTime::now();

@@ -443,13 +443,15 @@ const WORKER_THREAD: &str = "ThreadPool";
 /// (each when above 0) while the engine is open; see the module doc.
 fn start_renice(merge_nice: u8, insert_nice: u8) {
     let started = std::thread::Builder::new().name("chute-renice".into()).spawn(move || {
-        let targets = [(MERGE_THREAD, merge_nice), (WORKER_THREAD, insert_nice)];
+        let targets: Vec<(&str, i32)> = [(MERGE_THREAD, merge_nice), (WORKER_THREAD, insert_nice)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(prefix, n)| (prefix, i32::from(n)))
+            .collect();
         while !CLOSED.load(std::sync::atomic::Ordering::SeqCst) {
-            for (prefix, nice) in targets.iter().filter(|(_, n)| *n > 0) {
-                if let Err(e) = renice_threads_named(prefix, i32::from(*nice)) {
-                    tracing::warn!(error = %e, threads = prefix, nice, "cannot lower the engine's threads' priority");
-                    return;
-                }
+            if let Err(e) = renice_threads_named(&targets) {
+                tracing::warn!(error = %e, "cannot lower the engine's threads' priority");
+                return;
             }
             std::thread::sleep(std::time::Duration::from_secs(1));
         }
@@ -468,11 +470,12 @@ fn renice_current_thread(nice: i32) {
     }
 }
 
-/// Sets the nice value of this process's threads whose name starts with `prefix` (Linux: the
-/// nice value is per thread).
-fn renice_threads_named(prefix: &str, nice: i32) -> std::io::Result<()> {
+/// Sets the nice value of this process's threads whose name starts with one of `targets`'
+/// prefixes to that prefix's value (Linux: the nice value is per thread). Lists the threads once.
+fn renice_threads_named(targets: &[(&str, i32)]) -> std::io::Result<()> {
     for (tid, name) in process_threads()? {
-        if name.starts_with(prefix) && thread_nice(tid) != Some(nice) {
+        let Some(&(_, nice)) = targets.iter().find(|(prefix, _)| name.starts_with(prefix)) else { continue };
+        if thread_nice(tid) != Some(nice) {
             // SAFETY: setpriority takes plain integers and touches no memory of ours. A thread
             // that ended meanwhile makes it fail, which is fine.
             unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) };
