@@ -161,7 +161,7 @@ pub(crate) fn hex_or_empty<'b>(id: &[u8], buf: &'b mut [u8; 32]) -> &'b str {
 /// Lowercase hex of an id of `len` bytes, zeros when absent (`hex.EncodeToString(id[:])` of the
 /// fixed-size id, as the exporter does for exemplars).
 #[inline]
-fn hex_fixed<'b>(id: &[u8], len: usize, buf: &'b mut [u8; 32]) -> &'b str {
+pub(crate) fn hex_fixed<'b>(id: &[u8], len: usize, buf: &'b mut [u8; 32]) -> &'b str {
     if id.is_empty() {
         buf[..len * 2].fill(b'0');
         return std::str::from_utf8(&buf[..len * 2]).unwrap_or_default();
@@ -357,13 +357,40 @@ pub(crate) fn traces(req: &ExportTraceServiceRequest, limits: &Limits) -> Decode
 // ---------------------------------------------------------------------------------------------
 // metrics
 
+/// One builder per metric table, made when its first data point comes.
 #[derive(Default)]
-struct MetricBuilders {
-    gauge: Option<GaugeBuilder>,
-    sum: Option<SumBuilder>,
-    histogram: Option<HistogramBuilder>,
-    exp_histogram: Option<ExpHistogramBuilder>,
-    summary: Option<SummaryBuilder>,
+pub(crate) struct MetricBuilders {
+    pub(crate) gauge: Option<GaugeBuilder>,
+    pub(crate) sum: Option<SumBuilder>,
+    pub(crate) histogram: Option<HistogramBuilder>,
+    pub(crate) exp_histogram: Option<ExpHistogramBuilder>,
+    pub(crate) summary: Option<SummaryBuilder>,
+}
+
+impl MetricBuilders {
+    /// The batches of the tables that got rows, in table order.
+    pub(crate) fn finish(self) -> Vec<(&'static str, arrow_array::RecordBatch)> {
+        use chute_tables::otel::{
+            METRICS_EXPONENTIAL_HISTOGRAM, METRICS_GAUGE, METRICS_HISTOGRAM, METRICS_SUM, METRICS_SUMMARY,
+        };
+        let mut batches = Vec::new();
+        if let Some(mut x) = self.gauge.filter(|x| !x.is_empty()) {
+            batches.push((METRICS_GAUGE.name, x.finish()));
+        }
+        if let Some(mut x) = self.sum.filter(|x| !x.is_empty()) {
+            batches.push((METRICS_SUM.name, x.finish()));
+        }
+        if let Some(mut x) = self.histogram.filter(|x| !x.is_empty()) {
+            batches.push((METRICS_HISTOGRAM.name, x.finish()));
+        }
+        if let Some(mut x) = self.exp_histogram.filter(|x| !x.is_empty()) {
+            batches.push((METRICS_EXPONENTIAL_HISTOGRAM.name, x.finish()));
+        }
+        if let Some(mut x) = self.summary.filter(|x| !x.is_empty()) {
+            batches.push((METRICS_SUMMARY.name, x.finish()));
+        }
+        batches
+    }
 }
 
 fn exemplar_problem(exemplars: &[Exemplar]) -> Option<String> {
@@ -545,26 +572,7 @@ pub(crate) fn metrics(req: &ExportMetricsServiceRequest, limits: &Limits) -> Dec
             }
         }
     }
-    let mut batches = Vec::new();
-    use chute_tables::otel::{
-        METRICS_EXPONENTIAL_HISTOGRAM, METRICS_GAUGE, METRICS_HISTOGRAM, METRICS_SUM, METRICS_SUMMARY,
-    };
-    if let Some(mut x) = b.gauge.filter(|x| !x.is_empty()) {
-        batches.push((METRICS_GAUGE.name, x.finish()));
-    }
-    if let Some(mut x) = b.sum.filter(|x| !x.is_empty()) {
-        batches.push((METRICS_SUM.name, x.finish()));
-    }
-    if let Some(mut x) = b.histogram.filter(|x| !x.is_empty()) {
-        batches.push((METRICS_HISTOGRAM.name, x.finish()));
-    }
-    if let Some(mut x) = b.exp_histogram.filter(|x| !x.is_empty()) {
-        batches.push((METRICS_EXPONENTIAL_HISTOGRAM.name, x.finish()));
-    }
-    if let Some(mut x) = b.summary.filter(|x| !x.is_empty()) {
-        batches.push((METRICS_SUMMARY.name, x.finish()));
-    }
-    cx.finish("data points", batches)
+    cx.finish("data points", b.finish())
 }
 
 #[cfg(test)]

@@ -141,7 +141,10 @@ pub fn decode(signal: Signal, encoding: Encoding, body: &[u8], limits: &Limits) 
             Some(decoded) => Ok(decoded),
             None => Ok(convert::traces(&from_protobuf(signal, body)?, limits)),
         },
-        (Signal::Metrics, Encoding::Protobuf) => Ok(convert::metrics(&from_protobuf(signal, body)?, limits)),
+        (Signal::Metrics, Encoding::Protobuf) => match wire::metrics(body, limits) {
+            Some(decoded) => Ok(decoded),
+            None => Ok(convert::metrics(&from_protobuf(signal, body)?, limits)),
+        },
         (Signal::Logs, Encoding::Json) => Ok(convert::logs(&from_json(signal, body)?, limits)),
         (Signal::Traces, Encoding::Json) => Ok(convert::traces(&from_json(signal, body)?, limits)),
         (Signal::Metrics, Encoding::Json) => Ok(convert::metrics(&from_json(signal, body)?, limits)),

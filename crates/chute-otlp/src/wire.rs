@@ -1,5 +1,5 @@
-//! OTLP log and trace requests read straight from their protobuf bytes into the `otel_logs`
-//! and `otel_traces` columns. Strings are borrowed from the body (checked to be UTF-8, as prost
+//! OTLP log, trace and metric requests read straight from their protobuf bytes into the
+//! `otel_logs`, `otel_traces` and metric tables' columns. Strings are borrowed from the body (checked to be UTF-8, as prost
 //! checks them) and copied once, into the column builders, instead of first into owned messages.
 //!
 //! The reader takes the requests SDKs and collectors send. It hands any other request back
@@ -8,17 +8,22 @@
 //!   not UTF-8;
 //! - a message field given twice (prost merges the two);
 //! - an attribute map over `Limits::max_attributes`;
-//! - an array or map value, whose text is the JSON that `value::format_value` writes.
+//! - an array or map value, whose text is the JSON that `value::format_value` writes;
+//! - an exponential histogram or a summary (rare in what SDKs send; `convert` reads them), and a
+//!   metric's data given twice.
 //!
 //! Otherwise it follows prost's rules: fields in any order, the last value of a scalar wins,
 //! unknown fields of every wire type are skipped. What prost would check in an item that is
 //! refused (its attributes, events and links) is checked here too.
 
-use crate::convert::{Ctx, hex_or_empty, id_ok, id_problem, ns, span_kind, status_code};
+use crate::convert::{Ctx, MetricBuilders, hex_fixed, hex_or_empty, id_ok, id_problem, ns, span_kind, status_code};
 use crate::value::{Scalar, prefix_within};
 use crate::{Decoded, Limits};
 use chute_protowire::{FIXED32, FIXED64, LEN, RECURSION_LIMIT, VARINT, fixed, key, len_delimited, skip, utf8, varint};
-use chute_tables::otel::{LOGS, LogRow, LogsBuilder, SpanRow, TRACES, TracesBuilder};
+use chute_tables::otel::{
+    ExemplarColumns, GaugeBuilder, HistogramBuilder, HistogramRow, LOGS, LogRow, LogsBuilder, MetricColumns, MetricRow,
+    SpanRow, SumBuilder, TRACES, TracesBuilder,
+};
 
 /// The request is left to prost and `convert`.
 struct Handover;
@@ -48,6 +53,14 @@ pub(crate) fn traces(body: &[u8], limits: &Limits) -> Option<Decoded> {
     Some(w.cx.finish("spans", batches))
 }
 
+/// Decodes an `ExportMetricsServiceRequest`, or `None` when the general path must.
+pub(crate) fn metrics(body: &[u8], limits: &Limits) -> Option<Decoded> {
+    let mut w = Writer::new(limits, MetricBuilders::default());
+    request(body, &mut w).ok()?;
+    let Writer { cx, b, .. } = w;
+    Some(cx.finish("data points", b.finish()))
+}
+
 /// What one decode writes into, and the field lists it reuses (each the bytes of a message).
 struct Writer<'l, 'a, B> {
     cx: Ctx<'l>,
@@ -59,6 +72,11 @@ struct Writer<'l, 'a, B> {
     events: Vec<&'a [u8]>,
     links: Vec<&'a [u8]>,
     inner_attrs: Vec<&'a [u8]>,
+    /// A metric's data points, and one data point's exemplars, bucket counts and bounds.
+    points: Vec<&'a [u8]>,
+    exemplars: Vec<ExemplarFields<'a>>,
+    counts: Vec<u64>,
+    bounds: Vec<f64>,
     /// `service.name` of the current resource.
     service: String,
 }
@@ -74,6 +92,10 @@ impl<'l, B> Writer<'l, '_, B> {
             events: Vec::new(),
             links: Vec::new(),
             inner_attrs: Vec::new(),
+            points: Vec::new(),
+            exemplars: Vec::new(),
+            counts: Vec::new(),
+            bounds: Vec::new(),
             service: String::new(),
         }
     }
@@ -99,6 +121,7 @@ struct Origin<'a> {
     scope_schema_url: &'a str,
     scope_name: &'a str,
     scope_version: &'a str,
+    scope_dropped_attributes: u32,
 }
 
 // Known fields' values, each read after checking the field's wire type (a mismatch is
@@ -294,7 +317,7 @@ fn scope_items<'a, B: Items>(
                 1 => origin.scope_name = field_text(wire, &mut s)?,
                 2 => origin.scope_version = field_text(wire, &mut s)?,
                 3 => w.attrs.push(field_bytes(wire, &mut s)?),
-                4 => _ = field_varint(wire, &mut s)?,
+                4 => origin.scope_dropped_attributes = field_varint(wire, &mut s)? as u32,
                 _ => skip(&mut s, field, wire, depth - 1)?,
             }
         }
@@ -574,6 +597,267 @@ impl Items for TracesBuilder {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Metrics: gauges, sums and histograms.
+
+/// The data kinds this reader takes.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Gauge,
+    Sum,
+    Histogram,
+}
+
+/// One exemplar of a data point; its filtered attributes are `Writer::inner_attrs[attrs]`.
+#[derive(Default)]
+struct ExemplarFields<'a> {
+    attrs: std::ops::Range<usize>,
+    time: u64,
+    value: f64,
+    span_id: &'a [u8],
+    trace_id: &'a [u8],
+}
+
+/// A number or histogram data point's scalar fields. Its attributes, exemplars, bucket counts
+/// and bounds are in the writer's lists.
+#[derive(Default)]
+struct Point {
+    start: u64,
+    time: u64,
+    value: f64,
+    flags: u32,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Items for MetricBuilders {
+    const SCOPE_ATTRIBUTES: bool = true;
+
+    fn item<'a>(w: &mut Writer<'_, 'a, Self>, mut buf: &'a [u8], at: At, origin: &Origin<'a>, depth: u32) -> Read<()> {
+        let (mut name, mut description, mut unit) = ("", "", "");
+        let mut data: Option<(Kind, &'a [u8])> = None;
+        // The metric's metadata, which the exporter does not store.
+        w.attrs.clear();
+        while !buf.is_empty() {
+            let (field, wire) = key(&mut buf)?;
+            match field {
+                1 => name = field_text(wire, &mut buf)?,
+                2 => description = field_text(wire, &mut buf)?,
+                3 => unit = field_text(wire, &mut buf)?,
+                5 | 7 | 9 => {
+                    let kind = match field {
+                        5 => Kind::Gauge,
+                        7 => Kind::Sum,
+                        _ => Kind::Histogram,
+                    };
+                    if data.replace((kind, field_bytes(wire, &mut buf)?)).is_some() {
+                        return Err(Handover);
+                    }
+                }
+                // Exponential histograms and summaries.
+                10 | 11 => return Err(Handover),
+                12 => w.attrs.push(field_bytes(wire, &mut buf)?),
+                _ => skip(&mut buf, field, wire, depth)?,
+            }
+        }
+        check(&w.attrs, depth - 1)?;
+        let At(ri, si, mi) = at;
+        let Some((kind, mut data)) = data else {
+            w.cx.reject(|| {
+                format!(
+                    "resource_metrics[{ri}].scope_metrics[{si}].metrics[{mi}] ({name:?}): no data (missing or unknown data kind)"
+                )
+            });
+            return Ok(());
+        };
+
+        let mut points = std::mem::take(&mut w.points);
+        points.clear();
+        let (mut temporality, mut monotonic) = (0i32, false);
+        while !data.is_empty() {
+            let (field, wire) = key(&mut data)?;
+            match field {
+                1 => points.push(field_bytes(wire, &mut data)?),
+                2 if kind != Kind::Gauge => temporality = field_varint(wire, &mut data)? as i32,
+                3 if kind == Kind::Sum => monotonic = field_varint(wire, &mut data)? != 0,
+                _ => skip(&mut data, field, wire, depth - 1)?,
+            }
+        }
+        for (pi, p) in points.iter().enumerate() {
+            let point = data_point(w, p, kind, depth - 2)?;
+            if let Some(problem) = exemplar_problem(&w.exemplars) {
+                check(&w.attrs, depth - 3)?;
+                check(&w.inner_attrs, depth - 4)?;
+                w.cx.reject(|| {
+                    format!("resource_metrics[{ri}].scope_metrics[{si}].metrics[{mi}] ({name:?}).data_points[{pi}]: {problem}")
+                });
+                continue;
+            }
+            let row = MetricRow {
+                resource_schema_url: origin.resource_schema_url,
+                scope_name: origin.scope_name,
+                scope_version: origin.scope_version,
+                scope_dropped_attr_count: origin.scope_dropped_attributes,
+                scope_schema_url: origin.scope_schema_url,
+                service_name: &w.service,
+                metric_name: name,
+                metric_description: description,
+                metric_unit: unit,
+                start_time_ns: ns(point.start),
+                time_ns: ns(point.time),
+            };
+            let lists = PointLists { attrs: &w.attrs, exemplars: &w.exemplars, exemplar_attrs: &w.inner_attrs };
+            match kind {
+                Kind::Gauge => {
+                    let b = w.b.gauge.get_or_insert_with(GaugeBuilder::new);
+                    lists.write(&mut w.cx, &mut b.common, &mut b.exemplars, depth - 3)?;
+                    b.end_row(&row, point.value, point.flags);
+                }
+                Kind::Sum => {
+                    let b = w.b.sum.get_or_insert_with(SumBuilder::new);
+                    lists.write(&mut w.cx, &mut b.common, &mut b.exemplars, depth - 3)?;
+                    b.end_row(&row, point.value, point.flags, temporality, monotonic);
+                }
+                Kind::Histogram => {
+                    let b = w.b.histogram.get_or_insert_with(HistogramBuilder::new);
+                    lists.write(&mut w.cx, &mut b.common, &mut b.exemplars, depth - 3)?;
+                    b.end_row(
+                        &row,
+                        &HistogramRow {
+                            count: point.count,
+                            sum: point.sum,
+                            bucket_counts: &w.counts,
+                            explicit_bounds: &w.bounds,
+                            flags: point.flags,
+                            min: point.min,
+                            max: point.max,
+                            temporality,
+                        },
+                    );
+                }
+            }
+            w.cx.accepted += 1;
+        }
+        w.points = points;
+        Ok(())
+    }
+}
+
+/// Reads a `NumberDataPoint` or a `HistogramDataPoint`: its scalars, and its attributes,
+/// exemplars, bucket counts and bounds into the writer's lists.
+fn data_point<'a>(w: &mut Writer<'_, 'a, MetricBuilders>, mut buf: &'a [u8], kind: Kind, depth: u32) -> Read<Point> {
+    w.attrs.clear();
+    w.exemplars.clear();
+    w.inner_attrs.clear();
+    w.counts.clear();
+    w.bounds.clear();
+    let mut p = Point::default();
+    let histogram = kind == Kind::Histogram;
+    while !buf.is_empty() {
+        let (field, wire) = key(&mut buf)?;
+        match (histogram, field) {
+            (false, 7) | (true, 9) => w.attrs.push(field_bytes(wire, &mut buf)?),
+            (_, 2) => p.start = field_fixed64(wire, &mut buf)?,
+            (_, 3) => p.time = field_fixed64(wire, &mut buf)?,
+            // The value: a double or an sfixed64, the last one given.
+            (false, 4) => p.value = f64::from_bits(field_fixed64(wire, &mut buf)?),
+            (false, 6) => p.value = field_fixed64(wire, &mut buf)? as i64 as f64,
+            (false, 5) | (true, 8) => {
+                let e = exemplar(field_bytes(wire, &mut buf)?, &mut w.inner_attrs, depth - 1)?;
+                w.exemplars.push(e);
+            }
+            (false, 8) | (true, 10) => p.flags = field_varint(wire, &mut buf)? as u32,
+            (true, 4) => p.count = field_fixed64(wire, &mut buf)?,
+            (true, 5) => p.sum = f64::from_bits(field_fixed64(wire, &mut buf)?),
+            (true, 6) => repeated_fixed64(wire, &mut buf, |v| w.counts.push(v))?,
+            (true, 7) => repeated_fixed64(wire, &mut buf, |v| w.bounds.push(f64::from_bits(v)))?,
+            (true, 11) => p.min = f64::from_bits(field_fixed64(wire, &mut buf)?),
+            (true, 12) => p.max = f64::from_bits(field_fixed64(wire, &mut buf)?),
+            _ => skip(&mut buf, field, wire, depth)?,
+        }
+    }
+    Ok(p)
+}
+
+/// A `repeated fixed64` or `repeated double`, packed or one value per field (prost reads both).
+fn repeated_fixed64(wire: u8, buf: &mut &[u8], mut push: impl FnMut(u64)) -> Read<()> {
+    match wire {
+        LEN => {
+            let packed = len_delimited(buf)?;
+            if packed.len() % 8 != 0 {
+                return Err(Handover);
+            }
+            for c in packed.chunks_exact(8) {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                push(u64::from_le_bytes(b));
+            }
+        }
+        FIXED64 => push(u64::from_le_bytes(fixed::<8>(buf)?)),
+        _ => return Err(Handover),
+    }
+    Ok(())
+}
+
+fn exemplar<'a>(mut buf: &'a [u8], attrs: &mut Vec<&'a [u8]>, depth: u32) -> Read<ExemplarFields<'a>> {
+    let start = attrs.len();
+    let mut e = ExemplarFields::default();
+    while !buf.is_empty() {
+        let (field, wire) = key(&mut buf)?;
+        match field {
+            7 => attrs.push(field_bytes(wire, &mut buf)?),
+            2 => e.time = field_fixed64(wire, &mut buf)?,
+            3 => e.value = f64::from_bits(field_fixed64(wire, &mut buf)?),
+            6 => e.value = field_fixed64(wire, &mut buf)? as i64 as f64,
+            4 => e.span_id = field_bytes(wire, &mut buf)?,
+            5 => e.trace_id = field_bytes(wire, &mut buf)?,
+            _ => skip(&mut buf, field, wire, depth)?,
+        }
+    }
+    e.attrs = start..attrs.len();
+    Ok(e)
+}
+
+/// The first exemplar id of the wrong length, as `convert` names it.
+fn exemplar_problem(exemplars: &[ExemplarFields<'_>]) -> Option<String> {
+    for (i, e) in exemplars.iter().enumerate() {
+        if !id_ok(e.trace_id, 16) {
+            return Some(id_problem(&format!("exemplars[{i}].trace_id"), e.trace_id, 16));
+        }
+        if !id_ok(e.span_id, 8) {
+            return Some(id_problem(&format!("exemplars[{i}].span_id"), e.span_id, 8));
+        }
+    }
+    None
+}
+
+/// A data point's attributes and exemplars, as the writer's lists hold them.
+struct PointLists<'w, 'a> {
+    attrs: &'w [&'a [u8]],
+    exemplars: &'w [ExemplarFields<'a>],
+    exemplar_attrs: &'w [&'a [u8]],
+}
+
+impl PointLists<'_, '_> {
+    /// The maps every metric table has (resource, scope, point attributes) and the exemplar
+    /// columns, as `convert` fills them.
+    fn write(&self, cx: &mut Ctx<'_>, common: &mut MetricColumns, ex: &mut ExemplarColumns, depth: u32) -> Read<()> {
+        cx.resource.insert_into(&mut common.resource_attributes);
+        cx.scope.insert_into(&mut common.scope_attributes);
+        let a = &mut common.attributes;
+        attributes(self.attrs, cx, depth, |k, v| a.insert(k, v))?;
+        for e in self.exemplars {
+            let fa = &mut ex.filtered_attributes;
+            attributes(&self.exemplar_attrs[e.attrs.clone()], cx, depth - 1, |k, v| fa.insert(k, v))?;
+            let (mut tb, mut sb) = ([0u8; 32], [0u8; 32]);
+            ex.add(ns(e.time), e.value, hex_fixed(e.span_id, 8, &mut sb), hex_fixed(e.trace_id, 16, &mut tb));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,6 +873,13 @@ mod tests {
     /// What prost and `convert::traces` make of `body`.
     fn general_traces(body: &[u8], limits: &Limits) -> Result<Decoded, String> {
         ExportTraceServiceRequest::decode(body).map(|r| crate::convert::traces(&r, limits)).map_err(|e| e.to_string())
+    }
+
+    /// What prost and `convert::metrics` make of `body`.
+    fn general_metrics(body: &[u8], limits: &Limits) -> Result<Decoded, String> {
+        ExportMetricsServiceRequest::decode(body)
+            .map(|r| crate::convert::metrics(&r, limits))
+            .map_err(|e| e.to_string())
     }
 
     fn assert_same(a: &Decoded, b: &Decoded, what: &str) {
@@ -617,6 +908,12 @@ mod tests {
         ours
     }
 
+    fn read_same_metrics(body: &[u8], limits: &Limits, what: &str) -> Decoded {
+        let ours = metrics(body, limits).unwrap_or_else(|| panic!("{what}: handed over"));
+        assert_same(&ours, &general_metrics(body, limits).unwrap(), what);
+        ours
+    }
+
     fn fixture(path: &str) -> Vec<u8> {
         let p = format!("{}/../../fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {p}: {e}"))
@@ -632,6 +929,22 @@ mod tests {
             let d = read_same_traces(&fixture(path), &Limits::default(), path);
             assert!(d.accepted > 0, "{path}");
         }
+    }
+
+    #[test]
+    fn the_sdk_and_k6_metric_requests_are_read_as_prost_reads_them() {
+        // The Python SDK's (sums and histograms, with exemplars) and k6's OpenTelemetry output's.
+        let mut paths =
+            vec!["otel-python-sdk/http/body-001.bin".to_string(), "otel-python-sdk/grpc/grpc-001.bin".into()];
+        paths.extend((1..=5).map(|i| format!("k6/outputs-small/otlp-http/body-{i:03}.bin")));
+        paths.extend((1..=5).map(|i| format!("k6/outputs-small/otlp-grpc/grpc-{i:03}.bin")));
+        let mut tables = std::collections::BTreeSet::new();
+        for path in &paths {
+            let d = read_same_metrics(&fixture(path), &Limits::default(), path);
+            assert!(d.accepted > 0, "{path}");
+            tables.extend(d.batches.iter().map(|(t, _)| *t));
+        }
+        assert_eq!(tables.len(), 3, "gauges, sums and histograms: {tables:?}");
     }
 
     /// A small deterministic generator (xorshift), so that every run checks the same requests.
@@ -753,19 +1066,104 @@ mod tests {
                 status: (self.below(3) > 0).then(|| Status { message: self.text(), code: self.below(5) as i32 - 1 }),
             }
         }
+        fn resource(&mut self) -> Option<Resource> {
+            (self.below(4) > 0).then(|| Resource { attributes: self.attrs(), dropped_attributes_count: 0 })
+        }
+        fn scope(&mut self, with_dropped: bool) -> Option<InstrumentationScope> {
+            (self.below(4) > 0).then(|| InstrumentationScope {
+                name: self.text(),
+                version: self.text(),
+                attributes: self.attrs(),
+                dropped_attributes_count: if with_dropped { self.below(3) as u32 } else { 0 },
+            })
+        }
+        fn exemplars(&mut self) -> Vec<Exemplar> {
+            (0..self.below(3))
+                .map(|_| Exemplar {
+                    filtered_attributes: self.attrs(),
+                    time_unix_nano: self.next(),
+                    value: match self.below(3) {
+                        0 => None,
+                        1 => Some(exemplar::Value::AsDouble(-2.5)),
+                        _ => Some(exemplar::Value::AsInt(self.next() as i64)),
+                    },
+                    span_id: if self.below(4) == 0 { self.id(8) } else { Vec::new() },
+                    trace_id: if self.below(4) == 0 { self.id(16) } else { Vec::new() },
+                })
+                .collect()
+        }
+        fn number_point(&mut self) -> NumberDataPoint {
+            NumberDataPoint {
+                attributes: self.attrs(),
+                start_time_unix_nano: self.next(),
+                time_unix_nano: self.below(3) * u64::MAX / 2,
+                value: match self.below(3) {
+                    0 => None,
+                    1 => Some(number_data_point::Value::AsDouble(0.25)),
+                    _ => Some(number_data_point::Value::AsInt(self.next() as i64)),
+                },
+                exemplars: self.exemplars(),
+                flags: self.below(2) as u32,
+            }
+        }
+        fn histogram_point(&mut self) -> HistogramDataPoint {
+            let buckets = self.below(5) as usize;
+            HistogramDataPoint {
+                attributes: self.attrs(),
+                start_time_unix_nano: self.next(),
+                time_unix_nano: self.next(),
+                count: self.next(),
+                sum: (self.below(2) == 1).then_some(12.5),
+                bucket_counts: (0..buckets).map(|_| self.below(100)).collect(),
+                explicit_bounds: (0..buckets.saturating_sub(1)).map(|i| i as f64 * 1.5).collect(),
+                exemplars: self.exemplars(),
+                flags: self.below(2) as u32,
+                min: (self.below(2) == 1).then_some(-1.0),
+                max: (self.below(2) == 1).then_some(1e9),
+            }
+        }
+        fn metric(&mut self) -> Metric {
+            let n = self.below(4);
+            let data = match self.below(7) {
+                0 => None,
+                1 | 2 => {
+                    Some(metric::Data::Gauge(Gauge { data_points: (0..n).map(|_| self.number_point()).collect() }))
+                }
+                3 | 4 => Some(metric::Data::Sum(Sum {
+                    data_points: (0..n).map(|_| self.number_point()).collect(),
+                    aggregation_temporality: self.below(4) as i32 - 1,
+                    is_monotonic: self.below(2) == 1,
+                })),
+                _ => Some(metric::Data::Histogram(Histogram {
+                    data_points: (0..n).map(|_| self.histogram_point()).collect(),
+                    aggregation_temporality: self.below(3) as i32,
+                })),
+            };
+            Metric { name: self.text(), description: self.text(), unit: self.text(), data, metadata: self.attrs() }
+        }
+        fn metrics_request(&mut self) -> ExportMetricsServiceRequest {
+            let resource_metrics = (0..self.below(3))
+                .map(|_| ResourceMetrics {
+                    resource: self.resource(),
+                    scope_metrics: (0..self.below(3))
+                        .map(|_| ScopeMetrics {
+                            scope: self.scope(true),
+                            metrics: (0..self.below(4)).map(|_| self.metric()).collect(),
+                            schema_url: self.text(),
+                        })
+                        .collect(),
+                    schema_url: self.text(),
+                })
+                .collect();
+            ExportMetricsServiceRequest { resource_metrics }
+        }
         fn traces_request(&mut self) -> ExportTraceServiceRequest {
             let resource_spans = (0..self.below(3))
                 .map(|_| ResourceSpans {
-                    resource: (self.below(4) > 0)
-                        .then(|| Resource { attributes: self.attrs(), dropped_attributes_count: 0 }),
+                    resource: self.resource(),
                     scope_spans: (0..self.below(3))
                         .map(|_| ScopeSpans {
-                            scope: (self.below(4) > 0).then(|| InstrumentationScope {
-                                name: self.text(),
-                                version: self.text(),
-                                attributes: self.attrs(),
-                                dropped_attributes_count: 0,
-                            }),
+                            scope: self.scope(false),
                             spans: (0..self.below(4)).map(|_| self.span()).collect(),
                             schema_url: self.text(),
                         })
@@ -810,6 +1208,14 @@ mod tests {
         let (rows, rejected, truncated) =
             generated_read_same(0x2545_f491_4f6c_dd1d, |g| g.traces_request().encode_to_vec(), read_same_traces);
         assert!(rows > 500 && rejected > 500 && truncated > 100, "{rows} {rejected} {truncated}");
+    }
+
+    #[test]
+    fn generated_metric_requests_are_read_as_prost_reads_them() {
+        let (rows, rejected, truncated) =
+            generated_read_same(0x5851_f42d_4c95_7f2d, |g| g.metrics_request().encode_to_vec(), read_same_metrics);
+        // Data points, points refused for an exemplar's id or metrics without data, cut values.
+        assert!(rows > 1000 && rejected > 100 && truncated > 100, "{rows} {rejected} {truncated}");
     }
 
     /// Protobuf bytes by hand, for what prost never writes.
@@ -931,6 +1337,89 @@ mod tests {
         assert!(d.rejection_message.unwrap().contains("log_records[0]: span_id has 3 bytes"));
     }
 
+    /// A histogram data point's fields, bucket counts and bounds packed or one per field.
+    fn histogram_point(packed: bool) -> Vec<u8> {
+        let fixed = |n: u32, vals: &[u64]| -> Vec<u8> {
+            if packed {
+                field(n, LEN, &vals.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>())
+            } else {
+                vals.iter().flat_map(|v| field(n, FIXED64, &v.to_le_bytes())).collect()
+            }
+        };
+        [
+            attr(9, "k", "v"),
+            field(4, FIXED64, &3u64.to_le_bytes()),
+            fixed(6, &[1, 2]),
+            fixed(7, &[1.5f64.to_bits()]),
+            unknowns(),
+            fixed(6, &[3]),
+            field(5, FIXED64, &2.5f64.to_bits().to_le_bytes()),
+        ]
+        .concat()
+    }
+    fn metric_request(metric: &[u8]) -> Vec<u8> {
+        msg(
+            1,
+            &[
+                msg(2, &[field(2, LEN, metric), msg(1, &[string(1, "lib"), field(4, VARINT, &[3])])]),
+                msg(1, &[attr(1, "service.name", "svc")]),
+            ],
+        )
+    }
+
+    #[test]
+    fn metric_fields_packed_or_not_in_any_order_are_read_as_prost_reads_them() {
+        for packed in [true, false] {
+            // Data before the name, temporality after the points.
+            let metric = [
+                msg(9, &[field(1, LEN, &histogram_point(packed)), field(2, VARINT, &[2])]),
+                unknowns(),
+                string(1, "latency"),
+                attr(12, "meta", "data"),
+            ]
+            .concat();
+            let d = read_same_metrics(&metric_request(&metric), &Limits::default(), &format!("packed {packed}"));
+            assert_eq!(d.accepted, 1);
+        }
+        // A number point's value: the last of as_double and as_int.
+        let point =
+            [field(4, FIXED64, &1.5f64.to_bits().to_le_bytes()), field(6, FIXED64, &7i64.to_le_bytes())].concat();
+        let metric = [string(1, "n"), msg(5, &[field(1, LEN, &point)])].concat();
+        let d = read_same_metrics(&metric_request(&metric), &Limits::default(), "oneof value");
+        assert_eq!(d.accepted, 1);
+    }
+
+    #[test]
+    fn metric_data_prost_merges_or_convert_reads_itself_is_handed_over() {
+        let limits = Limits::default();
+        let handed = |metric: Vec<u8>, what: &str| {
+            let body = metric_request(&metric);
+            assert!(metrics(&body, &limits).is_none(), "{what}");
+            let d = crate::decode(crate::Signal::Metrics, crate::Encoding::Protobuf, &body, &limits).unwrap();
+            assert_eq!(d.accepted, 1, "{what}: the general path reads it");
+        };
+        let point = field(1, LEN, &field(4, FIXED64, &1.0f64.to_bits().to_le_bytes()));
+        handed([string(1, "g"), msg(5, std::slice::from_ref(&point)), msg(5, &[])].concat(), "gauge twice");
+        handed([string(1, "g"), msg(7, &[]), msg(5, std::slice::from_ref(&point))].concat(), "sum then gauge");
+        let exp = field(1, LEN, &field(4, FIXED64, &1u64.to_le_bytes()));
+        handed([string(1, "e"), msg(10, &[exp])].concat(), "exponential histogram");
+        let summary = field(1, LEN, &field(4, FIXED64, &1u64.to_le_bytes()));
+        handed([string(1, "s"), msg(11, &[summary])].concat(), "summary");
+        // A refused point's exemplar (span id of 3 bytes) is read here, and named as convert names it.
+        let bad = field(
+            1,
+            LEN,
+            &[field(4, FIXED64, &1.0f64.to_bits().to_le_bytes()), msg(5, &[field(4, LEN, &[1; 3])])].concat(),
+        );
+        let d = read_same_metrics(&metric_request(&[string(1, "g"), msg(5, &[bad])].concat()), &limits, "refused");
+        assert_eq!((d.accepted, d.rejected), (0, 1));
+        assert!(
+            d.rejection_message
+                .unwrap()
+                .contains("metrics[0] (\"g\").data_points[0]: exemplars[0].span_id has 3 bytes")
+        );
+    }
+
     #[test]
     fn malformed_requests_get_prosts_errors() {
         let good = request(&msg(1, &[attr(1, "a", "b")]), &msg(1, &[string(1, "lib")]), &record(&[]));
@@ -945,6 +1434,25 @@ mod tests {
             }
         };
         damaged_bodies_decode_as_prost_decodes_them(crate::Signal::Traces, &good);
+        // A metric request with a gauge, a sum and a histogram, each with an exemplar.
+        let mut g = Gen(11);
+        let good = loop {
+            let r = g.metrics_request();
+            let metrics: Vec<&Metric> =
+                r.resource_metrics.iter().flat_map(|r| &r.scope_metrics).flat_map(|s| &s.metrics).collect();
+            let with_exemplar = |m: &&&Metric| match &m.data {
+                Some(metric::Data::Gauge(x)) => x.data_points.iter().any(|p| !p.exemplars.is_empty()),
+                Some(metric::Data::Sum(x)) => x.data_points.iter().any(|p| !p.exemplars.is_empty()),
+                Some(metric::Data::Histogram(x)) => {
+                    x.data_points.iter().any(|p| !p.exemplars.is_empty() && !p.bucket_counts.is_empty())
+                }
+                _ => false,
+            };
+            if metrics.iter().filter(with_exemplar).count() >= 3 {
+                break r.encode_to_vec();
+            }
+        };
+        damaged_bodies_decode_as_prost_decodes_them(crate::Signal::Metrics, &good);
     }
 
     /// `good` cut short at every byte and with bytes changed: `decode` (this reader, else prost)
@@ -955,7 +1463,8 @@ mod tests {
         type Reference = fn(&[u8], &Limits) -> Result<Decoded, String>;
         let (ours, general): (Reader, Reference) = match signal {
             crate::Signal::Logs => (logs, general),
-            _ => (traces, general_traces),
+            crate::Signal::Traces => (traces, general_traces),
+            crate::Signal::Metrics => (metrics, general_metrics),
         };
         let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
         for cut in 1..good.len() {
