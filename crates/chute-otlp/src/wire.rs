@@ -1,6 +1,7 @@
 //! OTLP log, trace and metric requests read straight from their protobuf bytes into the
-//! `otel_logs`, `otel_traces` and metric tables' columns. Strings are borrowed from the body (checked to be UTF-8, as prost
-//! checks them) and copied once, into the column builders, instead of first into owned messages.
+//! `otel_logs`, `otel_traces` and `otel_metrics_*` columns. Strings are borrowed from the body
+//! (checked to be UTF-8, as prost checks them) and copied once, into the column builders, instead
+//! of first into owned messages.
 //!
 //! The reader takes the requests SDKs and collectors send. It hands any other request back
 //! (`None`), and prost and `convert` decode it, so results and errors are exactly theirs:
@@ -68,7 +69,8 @@ struct Writer<'l, 'a, B> {
     scopes: Vec<&'a [u8]>,
     items: Vec<&'a [u8]>,
     attrs: Vec<&'a [u8]>,
-    /// A span's events and links, and the attributes of one of them.
+    /// A span's events and links, and the attributes of one of them (or of a data point's
+    /// exemplars).
     events: Vec<&'a [u8]>,
     links: Vec<&'a [u8]>,
     inner_attrs: Vec<&'a [u8]>,
@@ -101,7 +103,7 @@ impl<'l, B> Writer<'l, '_, B> {
     }
 }
 
-/// A signal's items (log records, spans) into its table's builder.
+/// A signal's items (log records, spans, metrics) into its tables' builders.
 trait Items: Sized {
     /// Whether the table has a column of the scope's attributes (which then count against the
     /// limits, as `convert` counts them).
