@@ -126,6 +126,15 @@ fn labels(l: &[(&str, &str)]) -> Labels {
     l.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
+impl Family {
+    /// The series with these labels, found without allocating: handlers look their series up
+    /// on every request, and a family holds a few dozen series at most.
+    fn find(&self, l: &[(&str, &str)]) -> Option<&Series> {
+        let same = |k: &Labels| k.len() == l.len() && k.iter().zip(l).all(|((a, b), (c, d))| a == c && b == d);
+        self.series.iter().find(|(k, _)| same(k)).map(|(_, s)| s)
+    }
+}
+
 impl Metrics {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
@@ -145,6 +154,9 @@ impl Metrics {
 
     pub fn counter(&self, name: &'static str, help: &'static str, l: &[(&str, &str)]) -> Arc<AtomicU64> {
         self.with_family(name, help, Kind::Counter, |fam| {
+            if let Some(Series::Counter(c)) = fam.find(l) {
+                return c.clone();
+            }
             match fam.series.entry(labels(l)).or_insert_with(|| Series::Counter(Arc::new(AtomicU64::new(0)))) {
                 Series::Counter(c) => c.clone(),
                 _ => Arc::new(AtomicU64::new(0)),
@@ -154,6 +166,9 @@ impl Metrics {
 
     pub fn gauge(&self, name: &'static str, help: &'static str, l: &[(&str, &str)]) -> Arc<Gauge> {
         self.with_family(name, help, Kind::Gauge, |fam| {
+            if let Some(Series::Gauge(g)) = fam.find(l) {
+                return g.clone();
+            }
             match fam.series.entry(labels(l)).or_insert_with(|| Series::Gauge(Arc::new(Gauge::default()))) {
                 Series::Gauge(g) => g.clone(),
                 _ => Arc::new(Gauge::default()),
@@ -181,6 +196,9 @@ impl Metrics {
         bounds: &'static [f64],
     ) -> Arc<Histogram> {
         self.with_family(name, help, Kind::Histogram, |fam| {
+            if let Some(Series::Histogram(h)) = fam.find(l) {
+                return h.clone();
+            }
             match fam.series.entry(labels(l)).or_insert_with(|| Series::Histogram(Arc::new(Histogram::new(bounds)))) {
                 Series::Histogram(h) => h.clone(),
                 _ => Arc::new(Histogram::new(bounds)),
@@ -338,5 +356,28 @@ mod tests {
         m.collector("chute_fill", "fill", Box::new(|| vec![(vec![("table".into(), "t".into())], 7.0)]));
         assert!(m.render_prometheus().contains("chute_fill{table=\"t\"} 7"));
         assert_eq!(m.to_json()["chute_fill"][0]["value"], 7.0);
+    }
+
+    #[test]
+    fn a_series_is_found_again_by_its_labels_and_only_by_them() {
+        let m = Metrics::new();
+        let c = |l: &[(&str, &str)]| m.counter("chute_x_total", "x", l);
+        c(&[("a", "1"), ("b", "2")]).fetch_add(1, Ordering::Relaxed);
+        c(&[("a", "1"), ("b", "2")]).fetch_add(2, Ordering::Relaxed);
+        c(&[("a", "1"), ("b", "3")]).fetch_add(10, Ordering::Relaxed);
+        c(&[("a", "1")]).fetch_add(100, Ordering::Relaxed);
+        c(&[("a", "1"), ("b", "2"), ("c", "")]).fetch_add(1000, Ordering::Relaxed);
+        assert_eq!(c(&[("a", "1"), ("b", "2")]).load(Ordering::Relaxed), 3);
+        assert_eq!(m.counter_sum("chute_x_total", &[("a", "1")]), 1113);
+        let text = m.render_prometheus();
+        assert_eq!(text.lines().filter(|l| l.starts_with("chute_x_total")).count(), 4, "{text}");
+        let g = |v: &str| m.gauge("chute_g", "g", &[("t", v)]);
+        g("x").set(1.0);
+        g("y").set(2.0);
+        assert_eq!(g("x").get(), 1.0);
+        let h = |v: &str| m.histogram("chute_h_seconds", "h", &[("t", v)], LATENCY_BUCKETS);
+        h("x").observe(0.1);
+        h("x").observe(0.1);
+        assert_eq!((h("x").count(), h("y").count()), (2, 0));
     }
 }
