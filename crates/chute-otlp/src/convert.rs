@@ -394,12 +394,18 @@ impl MetricBuilders {
 }
 
 fn exemplar_problem(exemplars: &[Exemplar]) -> Option<String> {
-    for (i, e) in exemplars.iter().enumerate() {
-        if !id_ok(&e.trace_id, 16) {
-            return Some(id_problem(&format!("exemplars[{i}].trace_id"), &e.trace_id, 16));
+    exemplar_ids_problem(exemplars.iter().map(|e| (e.trace_id.as_slice(), e.span_id.as_slice())))
+}
+
+/// The first exemplar id of the wrong length among the exemplars' (trace id, span id), named
+/// as the refusal message names it.
+pub(crate) fn exemplar_ids_problem<'a>(ids: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Option<String> {
+    for (i, (trace_id, span_id)) in ids.enumerate() {
+        if !id_ok(trace_id, 16) {
+            return Some(id_problem(&format!("exemplars[{i}].trace_id"), trace_id, 16));
         }
-        if !id_ok(&e.span_id, 8) {
-            return Some(id_problem(&format!("exemplars[{i}].span_id"), &e.span_id, 8));
+        if !id_ok(span_id, 8) {
+            return Some(id_problem(&format!("exemplars[{i}].span_id"), span_id, 8));
         }
     }
     None

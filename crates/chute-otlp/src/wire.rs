@@ -17,7 +17,9 @@
 //! unknown fields of every wire type are skipped. What prost would check in an item that is
 //! refused (its attributes, events and links) is checked here too.
 
-use crate::convert::{Ctx, MetricBuilders, hex_fixed, hex_or_empty, id_ok, id_problem, ns, span_kind, status_code};
+use crate::convert::{
+    Ctx, MetricBuilders, exemplar_ids_problem, hex_fixed, hex_or_empty, id_ok, id_problem, ns, span_kind, status_code,
+};
 use crate::value::{Scalar, prefix_within};
 use crate::{Decoded, Limits};
 use chute_protowire::{FIXED32, FIXED64, LEN, RECURSION_LIMIT, VARINT, fixed, key, len_delimited, skip, utf8, varint};
@@ -824,15 +826,7 @@ fn exemplar<'a>(mut buf: &'a [u8], attrs: &mut Vec<&'a [u8]>, depth: u32) -> Rea
 
 /// The first exemplar id of the wrong length, as `convert` names it.
 fn exemplar_problem(exemplars: &[ExemplarFields<'_>]) -> Option<String> {
-    for (i, e) in exemplars.iter().enumerate() {
-        if !id_ok(e.trace_id, 16) {
-            return Some(id_problem(&format!("exemplars[{i}].trace_id"), e.trace_id, 16));
-        }
-        if !id_ok(e.span_id, 8) {
-            return Some(id_problem(&format!("exemplars[{i}].span_id"), e.span_id, 8));
-        }
-    }
-    None
+    exemplar_ids_problem(exemplars.iter().map(|e| (e.trace_id, e.span_id)))
 }
 
 /// A data point's attributes and exemplars, as the writer's lists hold them.

@@ -142,7 +142,7 @@ pub fn run(store: &EmbeddedStore, req: &Request<'_>) -> Result<Outcome, StoreErr
 /// The request's database, settings and parameters, on its own connection.
 fn prepare(conn: &mut PrivateConnection, req: &Request<'_>, writes: bool) -> Result<(), StoreError> {
     // A server's inserts are synchronous unless a client asks otherwise (the engine's default
-    // is asynchronous). Reads skip the statement: each one costs the engine ~1 ms of CPU.
+    // is asynchronous). Reads skip the statement, which cost ~0.2 ms of CPU per request.
     if writes {
         conn.execute("SET async_insert = 0")?;
     }
