@@ -52,7 +52,11 @@ fn k6_opentelemetry_and_prometheus_rw_outputs_appear_as_k6_runs_with_exact_count
         .unwrap();
         assert_eq!(s, 204, "{body}");
     }
-    // Wait (bounded) until both runs are listed: delivery to the store is asynchronous.
+    // Wait (bounded) until everything is stored: delivery to the store is asynchronous, and a
+    // run's counters, trends and gauges are in three tables delivered one by one.
+    wait_for("every accepted row stored", Duration::from_secs(60), || {
+        all_accepted_rows_stored(&chute.url).then_some(())
+    });
     let runs = wait_for("both output runs", Duration::from_secs(60), || {
         let runs = get_json(&format!("{}/api/v1/k6/runs", chute.url));
         let list = runs["runs"].as_array()?.clone();

@@ -432,6 +432,22 @@ pub fn metric(url: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// Whether the store has confirmed every row chute accepted (`chute_rows_written_total`
+/// without the rows chute derives itself, against `chute_rows_accepted_total`): the rows of one
+/// request go to several tables, each delivered on its own.
+pub fn all_accepted_rows_stored(url: &str) -> bool {
+    let Ok((200, text)) = ureq_get(&format!("{url}/metrics")) else { return false };
+    let sum = |name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter(|l| !l.contains("source=\"derived\""))
+            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+            .sum()
+    };
+    let accepted = sum("chute_rows_accepted_total");
+    accepted > 0.0 && sum("chute_rows_written_total") >= accepted
+}
+
 /// Stored ids of the `crash` table rows of run `testid`: (rows, distinct ids, ids).
 pub fn stored_ids(store: &dyn chute_store::Store, testid: &str) -> (u64, u64, std::collections::HashSet<u64>) {
     let rows = scalar(store, &format!("SELECT count() FROM k6_samples WHERE run_id = '{testid}'"));
