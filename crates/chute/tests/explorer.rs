@@ -297,6 +297,10 @@ fn generated_telemetry_gives_exact_cardinalities_counts_and_patterns_before_and_
     let one = ok(&chute, "/api/v1/metrics/http.server.requests?service=auth");
     assert_eq!(one["types"][0]["series"], 51);
     assert_eq!(
+        (&one["types"][0]["attribute_count"], &one["types"][0]["max_cardinality"], &one["types"][0]["complexity"]),
+        (&json!(2), &json!(17), &json!(34))
+    );
+    assert_eq!(
         find(one["attributes"].as_array().unwrap(), &[("key", "http.status_code"), ("scope", "item")])["cardinality"],
         17
     );
@@ -627,6 +631,21 @@ fn sql_injection_strings_through_every_filter_are_treated_as_plain_values() {
         "scopeLogs": [{ "logRecords": [{ "timeUnixNano": T0.to_string(), "body": sv(EVIL[1]), "severityText": EVIL[2],
             "attributes": [kv(EVIL[3], sv(EVIL[0]))] }] }] }] });
     post_otlp(&base, "logs", &serde_json::to_vec(&body).unwrap());
+    // And a gauge named by each, with one point attribute of two values: the metric listing
+    // looks their attribute counts up by name.
+    let gauges: Vec<Value> = EVIL
+        .iter()
+        .map(|name| {
+            let points: Vec<Value> = ["a", "b"]
+                .iter()
+                .map(|v| json!({ "timeUnixNano": T0.to_string(), "asDouble": 1.0, "attributes": [kv("k", sv(v))] }))
+                .collect();
+            json!({ "name": name, "gauge": { "dataPoints": points } })
+        })
+        .collect();
+    let body = json!({ "resourceMetrics": [{ "resource": resource("evil-metrics"),
+        "scopeMetrics": [{ "scope": { "name": "gen" }, "metrics": gauges }] }] });
+    post_otlp(&base, "metrics", &serde_json::to_vec(&body).unwrap());
     wait_delivered(&chute.url);
 
     let text_filters: [(&str, &[&str]); 8] = [
@@ -652,15 +671,24 @@ fn sql_injection_strings_through_every_filter_are_treated_as_plain_values() {
                     ("/api/v1/attributes", "service", e) if e == EVIL[0] => 2,
                     ("/api/v1/logs" | "/api/v1/logs/patterns", "severity", e) if e == EVIL[2] => 1,
                     ("/api/v1/logs", "text", e) if e == EVIL[1] => 1,
+                    ("/api/v1/metrics", "name", _) => 1,
                     _ => 0,
                 };
                 assert_eq!(n, expected, "{path}?{p}={evil}: {v}");
+                if (path, *p) == ("/api/v1/metrics", "name") {
+                    let m = &items(&v)[0];
+                    assert_eq!(m["name"], *evil, "{v}");
+                    assert_eq!((&m["attribute_count"], &m["max_cardinality"]), (&json!(1), &json!(2)), "{v}");
+                }
             }
         }
     }
     // Path parameters and validated parameters.
     for evil in EVIL {
-        assert_eq!(api(&chute, &format!("/api/v1/metrics/{}", enc(evil))).0, 404, "{evil}");
+        let (status, one) = api(&chute, &format!("/api/v1/metrics/{}", enc(evil)));
+        assert_eq!(status, 200, "{evil}: {one}");
+        assert_eq!((&one["name"], &one["types"][0]["attribute_count"]), (&json!(evil), &json!(1)), "{one}");
+        assert_eq!(api(&chute, &format!("/api/v1/metrics/{}", enc(&format!("{evil}x")))).0, 404, "{evil}");
         assert_eq!(api(&chute, &format!("/api/v1/traces/{}", enc(evil))).0, 400, "{evil}");
         for p in ["signal", "scope", "min_cardinality"] {
             assert_eq!(api(&chute, &format!("/api/v1/attributes?{p}={}", enc(evil))).0, 400, "{p}={evil}");
