@@ -1189,6 +1189,35 @@ fn print_file(f: &BenchFile) {
     print!("{}", render_targets(&f.targets));
 }
 
+/// How far two runs' throughput figures may be apart and still agree (issue 8's ±15%).
+const AGREEMENT: f64 = 0.15;
+
+/// The throughput figures (rows/s and stored rows/s) of the scenarios in both `a` and `b`: how
+/// many there are, and each that moved by more than `tolerance` (a fraction of `a`'s value),
+/// as "scenario figure change".
+fn throughput_disagreements(a: &[BenchRow], b: &[BenchRow], tolerance: f64) -> (usize, Vec<String>) {
+    let mut compared = 0;
+    let mut apart = Vec::new();
+    for ra in a {
+        let Some(rb) = b.iter().find(|r| r.scenario == ra.scenario) else { continue };
+        let stored = ra.stored_rows_per_s.zip(rb.stored_rows_per_s);
+        for (figure, x, y) in [("rows/s", Some((ra.rows_per_s, rb.rows_per_s))), ("stored rows/s", stored)]
+            .into_iter()
+            .filter_map(|(f, v)| v.map(|(x, y)| (f, x, y)))
+        {
+            if x <= 0.0 {
+                continue;
+            }
+            compared += 1;
+            let change = (y - x) / x;
+            if change.abs() > tolerance {
+                apart.push(format!("{} {figure} {:+.1}%", ra.scenario, change * 100.0));
+            }
+        }
+    }
+    (compared, apart)
+}
+
 fn compare(a: &Path, b: &Path) -> anyhow::Result<i32> {
     let load = |p: &Path| -> anyhow::Result<BenchFile> {
         let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
@@ -1249,6 +1278,14 @@ fn compare(a: &Path, b: &Path) -> anyhow::Result<i32> {
         t.row(vec![rb.scenario.clone(), "(only in B)".into(), String::new(), String::new(), String::new()]);
     }
     print!("{}", t.render());
+    let (compared, apart) = throughput_disagreements(&fa.rows, &fb.rows, AGREEMENT);
+    println!();
+    println!(
+        "throughput (rows/s, stored rows/s) within ±{:.0}%: {} of {compared} figures{}",
+        AGREEMENT * 100.0,
+        compared - apart.len(),
+        if apart.is_empty() { String::new() } else { format!("; further apart: {}", apart.join(", ")) }
+    );
     Ok(0)
 }
 
@@ -1409,6 +1446,35 @@ mod tests {
         old.as_object_mut().unwrap().remove("speed");
         let old: BenchFile = serde_json::from_value(old).unwrap();
         assert!(old.speed.is_empty());
+    }
+
+    #[test]
+    fn two_runs_agree_on_the_throughput_figures_within_the_tolerance_and_name_the_others() {
+        let row = |scenario: &str, rows: f64, stored: Option<f64>| BenchRow {
+            scenario: scenario.into(),
+            rows_per_s: rows,
+            stored_rows_per_s: stored,
+            ..Default::default()
+        };
+        let a = [
+            row("e2e influx", 600_000.0, None),
+            row("wrk otlp-logs", 300_000.0, Some(200_000.0)),
+            row("engine ceiling", 1_000_000.0, None),
+            row("only in a", 1.0, None),
+            row("nothing measured", 0.0, None),
+        ];
+        let b = [
+            row("e2e influx", 650_000.0, None),
+            row("wrk otlp-logs", 290_000.0, Some(240_000.0)),
+            row("engine ceiling", 800_000.0, None),
+            row("nothing measured", 5.0, None),
+        ];
+        let (compared, apart) = throughput_disagreements(&a, &b, AGREEMENT);
+        // influx +8.3% and logs -3.3% agree; stored +20% and the ceiling -20% do not.
+        assert_eq!(compared, 4);
+        assert_eq!(apart, ["wrk otlp-logs stored rows/s +20.0%", "engine ceiling rows/s -20.0%"]);
+        let (_, none) = throughput_disagreements(&a, &a, AGREEMENT);
+        assert!(none.is_empty());
     }
 
     #[test]
