@@ -1200,14 +1200,11 @@ fn throughput_disagreements(a: &[BenchRow], b: &[BenchRow], tolerance: f64) -> (
     let mut apart = Vec::new();
     for ra in a {
         let Some(rb) = b.iter().find(|r| r.scenario == ra.scenario) else { continue };
-        let stored = ra.stored_rows_per_s.zip(rb.stored_rows_per_s);
-        for (figure, x, y) in [("rows/s", Some((ra.rows_per_s, rb.rows_per_s))), ("stored rows/s", stored)]
-            .into_iter()
-            .filter_map(|(f, v)| v.map(|(x, y)| (f, x, y)))
-        {
-            if x <= 0.0 {
-                continue;
-            }
+        let mut figures = vec![("rows/s", ra.rows_per_s, rb.rows_per_s)];
+        if let (Some(x), Some(y)) = (ra.stored_rows_per_s, rb.stored_rows_per_s) {
+            figures.push(("stored rows/s", x, y));
+        }
+        for (figure, x, y) in figures.into_iter().filter(|(_, x, _)| *x > 0.0) {
             compared += 1;
             let change = (y - x) / x;
             if change.abs() > tolerance {

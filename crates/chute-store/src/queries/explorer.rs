@@ -171,23 +171,12 @@ fn metrics_sql(w: &Where) -> String {
     )
 }
 
-/// Sets `attribute_count`, `max_cardinality` and `complexity` on each metric row from `counts`
-/// (rows of [`metric_attrs_sql`]); a metric without point attributes gets zeros.
-fn set_attribute_counts(rows: &mut [Value], counts: &[Value]) {
-    let by_name: std::collections::HashMap<&str, (u64, u64)> = counts
-        .iter()
-        .filter_map(|c| {
-            let n = c["aname"].as_str()?;
-            Some((n, (c["attribute_count"].as_u64().unwrap_or(0), c["max_cardinality"].as_u64().unwrap_or(0))))
-        })
-        .collect();
-    for r in rows {
-        let (count, max) = r["name"].as_str().and_then(|n| by_name.get(n)).copied().unwrap_or((0, 0));
-        if let Some(o) = r.as_object_mut() {
-            o.insert("attribute_count".into(), count.into());
-            o.insert("max_cardinality".into(), max.into());
-            o.insert("complexity".into(), count.saturating_mul(max).into());
-        }
+/// Sets `attribute_count`, `max_cardinality` and their product `complexity` on a metric row.
+fn set_attribute_counts(row: &mut Value, count: u64, max: u64) {
+    if let Some(o) = row.as_object_mut() {
+        o.insert("attribute_count".into(), count.into());
+        o.insert("max_cardinality".into(), max.into());
+        o.insert("complexity".into(), count.saturating_mul(max).into());
     }
 }
 
@@ -206,7 +195,18 @@ fn with_attribute_counts(store: &dyn Store, rows: &mut [Value], service: &Option
     }
     let list = format!("[{}]", names.iter().map(|n| crate::sql::quote(n)).collect::<Vec<_>>().join(","));
     let counts = run(store, &metric_attrs_sql(service.is_some(), true), &w, &[("names", list)])?;
-    set_attribute_counts(rows, &counts);
+    let by_name: std::collections::HashMap<&str, (u64, u64)> = counts
+        .iter()
+        .filter_map(|c| {
+            let n = c["aname"].as_str()?;
+            Some((n, (c["attribute_count"].as_u64().unwrap_or(0), c["max_cardinality"].as_u64().unwrap_or(0))))
+        })
+        .collect();
+    for r in rows.iter_mut() {
+        // A metric without point attributes gets zeros.
+        let (count, max) = r["name"].as_str().and_then(|n| by_name.get(n)).copied().unwrap_or((0, 0));
+        set_attribute_counts(r, count, max);
+    }
     Ok(())
 }
 
@@ -248,11 +248,11 @@ pub fn metric(store: &dyn Store, name: &str, f: &Filters) -> Result<Option<Value
         &[],
     )?;
     // The point attributes (scope `item`) are the ones the counts are over.
-    let items = attrs.iter().filter(|a| a["scope"] == "item");
-    let count = items.clone().count() as u64;
-    let max = items.filter_map(|a| a["cardinality"].as_u64()).max().unwrap_or(0);
-    let counts = [serde_json::json!({ "aname": name, "attribute_count": count, "max_cardinality": max })];
-    set_attribute_counts(&mut types, &counts);
+    let items: Vec<&Value> = attrs.iter().filter(|a| a["scope"] == "item").collect();
+    let max = items.iter().filter_map(|a| a["cardinality"].as_u64()).max().unwrap_or(0);
+    for t in &mut types {
+        set_attribute_counts(t, items.len() as u64, max);
+    }
     Ok(Some(serde_json::json!({ "name": name, "types": types, "attributes": attrs })))
 }
 
