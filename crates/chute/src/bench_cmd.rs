@@ -793,9 +793,9 @@ const STORED_POLL: Duration = Duration::from_millis(50);
 /// writes, each built in the time between writes. With fewer than two writes in the window, the
 /// rate between its edges.
 pub(crate) fn stored_rate(samples: &[(f64, f64)]) -> f64 {
-    let writes: Vec<(f64, f64)> = samples.windows(2).filter(|w| w[1].1 > w[0].1).map(|w| w[1]).collect();
-    let (first, last) = match (writes.first(), writes.last()) {
-        (Some(a), Some(b)) if writes.len() >= 2 => (*a, *b),
+    let mut writes = samples.windows(2).filter(|w| w[1].1 > w[0].1).map(|w| w[1]);
+    let (first, last) = match (writes.next(), writes.next_back()) {
+        (Some(a), Some(b)) => (a, b),
         _ => match (samples.first(), samples.last()) {
             (Some(a), Some(b)) => (*a, *b),
             _ => return 0.0,
@@ -807,8 +807,9 @@ pub(crate) fn stored_rate(samples: &[(f64, f64)]) -> f64 {
 /// The peak: closed model, the best of the connection counts tried, judged on what is
 /// sustained: the rows the store confirmed per second *while the load ran* (measured over the
 /// run's last 55%, once the spool is full, see [`PEAK_SEARCH_SPOOL`], from its first write to
-/// its last, see [`stored_rate`]), never more than the rate acknowledged. The drain time after each run is printed beside it. Returns the best run, its
-/// sustained rate, and every run's figures.
+/// its last, see [`stored_rate`]), never more than the rate acknowledged. The drain time after
+/// each run is printed beside it. Returns the best run, its sustained rate, and every run's
+/// figures.
 async fn peak_search(
     spec: &E2eSpec,
     http: &reqwest::Client,
