@@ -387,7 +387,7 @@ fn insert_batches(
         while j < batches.len() && batches[j].schema() == schema {
             j += 1;
         }
-        let merged = match arrow_select::concat::concat_batches(&schema, &batches[i..j]) {
+        let merged = match chute_spool::concat_batches(&schema, &batches[i..j]) {
             Ok(b) => b,
             Err(e) => {
                 // Cannot happen for equal schemas; keep the rows flowing one batch at a time.

@@ -94,9 +94,11 @@
 //! the insert is rebuilt from exactly the same rows under exactly the same dedup tokens.
 
 mod format;
+mod merge;
 mod writer;
 
 pub use format::SpoolRecord;
+pub use merge::concat_batches;
 
 use arrow_array::RecordBatch;
 use std::collections::{BTreeMap, HashMap};

@@ -250,7 +250,7 @@ fn encode_record(source: &str, batches: &[RecordBatch]) -> Result<Encoded, Spool
     let batch = match batches {
         [one] => one,
         _ => {
-            merged = arrow_select::concat::concat_batches(batches[0].schema_ref(), batches)
+            merged = crate::merge::concat_batches(batches[0].schema_ref(), batches)
                 .map_err(|e| SpoolError::Encode(format!("cannot merge batches: {e}")))?;
             &merged
         }
