@@ -25,7 +25,10 @@
 //! ```text
 //! len u32 LE | crc32c u32 LE of (kind, payload), XOR the segment number folded to 32 bits | kind u8 | payload (len bytes)
 //! kind 1, a batch: source length u16 LE | source | row count u32 LE | Arrow IPC stream (schema + one batch)
+//! kind 2, padding: zeros, so that the next batch's IPC stream starts at a multiple of 8 bytes
 //! ```
+//!
+//! Readers skip records of any other kind than a batch (older versions skip padding too).
 //!
 //! Version 1 segments (no number in the header, checksums not XORed) are still read.
 //!

@@ -2,7 +2,7 @@
 //! segments, syncs them, answers appends after their sync, and seals segments that reached a
 //! batch limit or their age.
 
-use crate::format::{encode_batch, header, stamp};
+use crate::format::{encode_batch, header, padding_before, stamp};
 use crate::{AppendTicket, SegmentMeta, Shared, SpoolError, seg_name, sync_dir};
 use arrow_array::RecordBatch;
 use std::collections::{BTreeMap, HashMap};
@@ -403,7 +403,8 @@ impl Writer {
         }
         let seg = self.open.get_mut(table).ok_or(SpoolError::Closed)?;
         stamp(bytes, seg.seq);
-        if let Err(e) = seg.file.write_all(bytes) {
+        let pad = padding_before(seg.len, bytes, seg.seq).unwrap_or_default();
+        if let Err(e) = seg.file.write_all(&pad).and_then(|()| seg.file.write_all(bytes)) {
             // Cut a partial write off at once: records written after it in this group must not
             // follow a torn one (recovery would end the segment there).
             use std::io::Seek;
@@ -417,7 +418,7 @@ impl Writer {
             }
             return Err(e.into());
         }
-        seg.len += bytes.len() as u64;
+        seg.len += (pad.len() + bytes.len()) as u64;
         seg.rows += rows as u64;
         self.open_fill.lock().unwrap_or_else(|p| p.into_inner()).insert(table.to_string(), (seg.rows, seg.len));
         Ok(())

@@ -294,3 +294,39 @@ async fn an_append_is_answered_once_appends_stop_coming_not_at_the_end_of_the_in
     spool.seal_all().unwrap();
     assert_eq!(spool.sealed("t")[0].rows, 2);
 }
+
+#[tokio::test]
+async fn every_batch_record_starts_its_arrow_stream_8_byte_aligned_in_the_file() {
+    // Segments are read through a memory map: an aligned stream's buffers are used in place, a
+    // misaligned one's are copied. Sources of every length shift the stream within its record.
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, _) = Spool::open(opts(dir.path())).unwrap();
+    let sources = ["a", "ab", "otlp-http", "abcd", "abcdefghijk", "abcdef", "abc", "abcdefg"];
+    for (i, source) in sources.iter().enumerate() {
+        spool.append("t", source, batch(i as i64 * 10, 10)).unwrap().await.unwrap().unwrap();
+    }
+    spool.seal_all().unwrap();
+    let seq = spool.sealed("t")[0].seq;
+    let data = std::fs::read(dir.path().join("t").join(format!("{seq:016x}.seg"))).unwrap();
+    // Header: magic, version, table name (u16 length), segment number, checksum.
+    let mut pos = 8 + 4 + 2 + 1 + 8 + 4;
+    let (mut batches, mut pads) = (Vec::new(), 0);
+    while pos < data.len() {
+        let len = u32::from_le_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
+        match data[pos + 8] {
+            1 => {
+                let slen = u16::from_le_bytes(data[pos + 9..pos + 11].try_into().unwrap()) as usize;
+                let stream = pos + 9 + 2 + slen + 4;
+                assert_eq!(stream % 8, 0, "record at {pos} (source of {slen} bytes) starts its stream at {stream}");
+                batches.push(String::from_utf8(data[pos + 11..pos + 11 + slen].to_vec()).unwrap());
+            }
+            _ => pads += 1,
+        }
+        pos += 9 + len;
+    }
+    assert_eq!(batches, sources);
+    assert!(pads > 0, "some records needed padding");
+    let records = spool.read_segment("t", seq).unwrap();
+    assert_eq!(ids(&records), (0..80).collect::<Vec<_>>());
+    assert_eq!(records.iter().map(|r| r.source.as_str()).collect::<Vec<_>>(), sources);
+}
