@@ -72,10 +72,7 @@ pub(crate) fn padding_before(at: u64, record: &[u8], seq: u64) -> Option<Vec<u8>
     }
     let zeros = ((8 - (at + RECORD_HEADER as u64 + stream) % 8) % 8) as usize;
     let mut pad = vec![0u8; RECORD_HEADER + zeros];
-    pad[..4].copy_from_slice(&(zeros as u32).to_le_bytes());
-    pad[8] = KIND_PAD;
-    let crc = crc32c::crc32c(&pad[8..]);
-    pad[4..8].copy_from_slice(&crc.to_le_bytes());
+    fill_header(&mut pad, zeros as u32, KIND_PAD);
     stamp(&mut pad, seq);
     Some(pad)
 }
@@ -99,11 +96,17 @@ pub(crate) fn encode_batch(out: &mut Vec<u8>, source: &str, batch: &RecordBatch)
     let len = u32::try_from(payload_len).ok().filter(|l| *l <= MAX_RECORD).ok_or_else(|| {
         SpoolError::Encode(format!("batch of {payload_len} bytes is larger than a spool record may be"))
     })?;
-    out[start + 8] = KIND_BATCH;
-    let crc = crc32c::crc32c(&out[start + 8..]);
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    fill_header(&mut out[start..], len, KIND_BATCH);
     Ok(rows)
+}
+
+/// Writes the header of `record` (its first [`RECORD_HEADER`] bytes, the payload of `len` bytes
+/// after them): length, kind, and the checksum of both kind and payload, not yet stamped.
+fn fill_header(record: &mut [u8], len: u32, kind: u8) {
+    record[8] = kind;
+    let crc = crc32c::crc32c(&record[8..]);
+    record[..4].copy_from_slice(&len.to_le_bytes());
+    record[4..8].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// What a segment's header says.
@@ -291,12 +294,12 @@ fn decode_buffer(payload: Buffer, path: &Path) -> Result<SpoolRecord, SpoolError
 fn decode_stream(ipc: &Buffer) -> Result<Option<RecordBatch>, String> {
     let bytes = ipc.as_slice();
     let mut decoder: Option<FileDecoder> = None;
+    let word = |at: usize| -> Result<u32, String> {
+        let b = bytes.get(at..at + 4).ok_or("truncated message prefix")?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
     let mut pos = 0usize;
     while pos < bytes.len() {
-        let word = |at: usize| -> Result<u32, String> {
-            let b = bytes.get(at..at + 4).ok_or("truncated message prefix")?;
-            Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        };
         // Each message: the continuation marker, the metadata's length, the metadata, the body.
         let (prefix, meta_len) = match word(pos)? {
             u32::MAX => (8, word(pos + 4)? as usize),
